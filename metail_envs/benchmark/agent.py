@@ -1,0 +1,185 @@
+"""The agent interface every metail agent implements, ours and anyone else's, and how a name
+given on the command line is turned into an agent class.
+
+An agent is meta-trained once per seed on the training tasks' demonstrations, saved, and then
+loaded afresh for every adaptation, so an adapted policy can never change the meta-trained agent
+(nor another adaptation). Subclassing :class:`Agent` is optional: any class with the same
+methods works, :class:`Agent` only adds pickle-based ``save``/``load``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import pickle
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from imitation.data.types import TrajectoryWithRew
+
+ENTRY_POINT_GROUP = "metail.agents"
+BUILTIN_AGENTS: dict[str, str] = {
+    "random": "metail_envs.benchmark.reference_agents:RandomAgent",
+    "expert": "metail_envs.benchmark.reference_agents:ExpertAgent",
+}
+"""Short names that work without installing anything (also registered as entry points)."""
+
+REQUIRED_METHODS = ("meta_train", "adapt", "save", "load")
+
+
+@runtime_checkable
+class Policy(Protocol):
+    """An adapted policy: maps a batch of raw observations to a batch of actions."""
+
+    def act(self, obs: Any) -> Any:
+        """``obs``: float64 array ``(n, 11)``; returns finite actions ``(n, 3)`` in [-1, 1].
+
+        Evaluation calls it once per step for all unfinished episodes together and wants
+        deterministic actions; actions outside [-1, 1] are clipped.
+        """
+        ...
+
+
+class Agent(ABC):
+    """Base class of metail agents. Constructed as ``cls(**agent_kwargs)``.
+
+    Set ``privileged = True`` only for reference agents that must know the task (the expert):
+    their ``adapt`` then also receives ``task=``; the leaderboard marks them as references.
+    """
+
+    privileged: ClassVar[bool] = False
+
+    @abstractmethod
+    def meta_train(self, demos: Mapping[str, Sequence[TrajectoryWithRew]], seed: int) -> None:
+        """Learn from ``{train task id: demonstrations}``, offline, seeded by ``seed``.
+
+        The training tasks' parameters may be read with
+        ``metail_envs.load_suite("hopper-v0").task(task_id).params``; test tasks may not.
+        """
+
+    @abstractmethod
+    def adapt(self, demos: Sequence[TrajectoryWithRew]) -> Policy:
+        """Return a policy for an unseen task given its first K demonstrations (K may be 0)."""
+
+    def save(self, path: Path) -> None:
+        """Write the meta-trained agent into the (existing, empty) directory ``path``."""
+        with open(Path(path) / "agent.pkl", "wb") as f:
+            pickle.dump(self, f)
+
+    @classmethod
+    def load(cls, path: Path) -> Agent:
+        """Read an agent written by :meth:`save`."""
+        with open(Path(path) / "agent.pkl", "rb") as f:
+            agent = pickle.load(f)
+        if not isinstance(agent, cls):
+            raise TypeError(f"{path} holds a {type(agent).__name__}, not a {cls.__name__}")
+        return agent
+
+
+class AgentResolutionError(ValueError):
+    """An agent name or ``module:Class`` that cannot be turned into an agent class."""
+
+
+def available_agents() -> dict[str, str]:
+    """Short agent names and their targets: built-ins and the ``metail.agents`` entry points.
+
+    Nothing is imported: entry points are listed, not loaded.
+    """
+    names = dict(BUILTIN_AGENTS)
+    for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+        names.setdefault(ep.name, ep.value)
+    return names
+
+
+def _import_target(target: str, what: str) -> type:
+    module_name, _, attr = target.partition(":")
+    if not module_name or not attr:
+        raise AgentResolutionError(
+            f"agent {what!r} must be 'package.module:Class' or a registered short name; "
+            f"known short names: {', '.join(sorted(available_agents()))}"
+        )
+    try:
+        obj: Any = importlib.import_module(module_name)
+    except Exception as e:
+        raise AgentResolutionError(f"agent {what!r}: cannot import module {module_name!r}: {e}") from e
+    for part in attr.split("."):
+        try:
+            obj = getattr(obj, part)
+        except AttributeError as e:
+            raise AgentResolutionError(
+                f"agent {what!r}: module {module_name!r} has no attribute {attr!r}"
+            ) from e
+    return obj
+
+
+def resolve_agent(spec: str) -> type:
+    """Turn ``'pkg.module:Class'`` or a short name into the agent class, importing only it.
+
+    Short names are looked up among the built-ins and then the ``metail.agents`` entry points;
+    only the matching entry point is loaded.
+    """
+    if not isinstance(spec, str) or not spec:
+        raise AgentResolutionError(f"agent={spec!r} must be a non-empty string")
+    if ":" in spec:
+        cls = _import_target(spec, spec)
+    elif spec in BUILTIN_AGENTS:
+        cls = _import_target(BUILTIN_AGENTS[spec], spec)
+    else:
+        eps = importlib.metadata.entry_points(group=ENTRY_POINT_GROUP, name=spec)
+        if not eps:
+            raise AgentResolutionError(
+                f"unknown agent {spec!r}; accepted: 'package.module:Class' or one of "
+                f"{', '.join(sorted(available_agents()))} (entry point group {ENTRY_POINT_GROUP!r})"
+            )
+        ep = next(iter(eps))
+        try:
+            cls = ep.load()
+        except Exception as e:
+            raise AgentResolutionError(
+                f"agent {spec!r}: loading entry point {ep.value!r} failed: {e}"
+            ) from e
+    check_agent_class(cls, spec)
+    return cls
+
+
+def check_agent_class(cls: Any, spec: str) -> None:
+    """Refuse objects that are not classes with the agent methods, naming what is missing."""
+    if not isinstance(cls, type):
+        raise AgentResolutionError(f"agent {spec!r} resolves to {cls!r}, which is not a class")
+    missing = [m for m in REQUIRED_METHODS if not callable(getattr(cls, m, None))]
+    if missing:
+        raise AgentResolutionError(
+            f"agent {spec!r} ({cls.__module__}.{cls.__qualname__}) lacks {', '.join(missing)}; "
+            f"an agent needs {', '.join(REQUIRED_METHODS)} (subclass metail_envs.benchmark.Agent)"
+        )
+
+
+@dataclass(frozen=True)
+class AgentSpec:
+    """An agent to evaluate: what to import, how to construct it, and its leaderboard name."""
+
+    spec: str
+    kwargs: Mapping[str, Any] = field(default_factory=dict)
+    name: str | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.spec, str) or not self.spec:
+            raise ValueError(f"agent spec={self.spec!r} must be a non-empty string")
+        if not isinstance(self.kwargs, Mapping):
+            raise ValueError(f"agent kwargs must be a JSON object (dict), got {self.kwargs!r}")
+        object.__setattr__(self, "kwargs", dict(self.kwargs))
+        if self.name is None:
+            object.__setattr__(self, "name", self.spec)
+
+    @property
+    def slug(self) -> str:
+        """The name made safe as a directory name."""
+        keep = "".join(c if c.isalnum() or c in "-_." else "_" for c in str(self.name))
+        return keep.strip("._") or "agent"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"spec": self.spec, "kwargs": dict(self.kwargs), "name": self.name}

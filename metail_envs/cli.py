@@ -1,0 +1,120 @@
+"""`metail ...`: the command line. Thin: it parses arguments and calls the library's functions.
+
+Each subcommand is a ``(name, help, add_arguments, run)`` entry in :data:`COMMANDS`; ``run``
+imports what it needs, so ``metail --help`` stays instant and one command never pays for another.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    help: str
+    add_arguments: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace], int | None]
+
+
+# --- metail demo -----------------------------------------------------------------------------
+
+
+def _demo_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--suite", default="hopper-v0", help="suite to draw variants from")
+    p.add_argument("--n", type=int, default=4, help="number of test-split variants besides nominal")
+    p.add_argument("--steps", type=int, default=200, help="steps per variant")
+    p.add_argument("--seed", type=int, default=0, help="reset seed and action seed")
+
+
+def _demo(a: argparse.Namespace) -> None:
+    from metail_envs.demo import describe_variants
+
+    print(describe_variants(a.suite, n=a.n, steps=a.steps, seed=a.seed))
+
+
+# --- metail params ---------------------------------------------------------------------------
+
+
+def _params_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true", help="print the registry as JSON")
+
+
+def _params(a: argparse.Namespace) -> None:
+    from dataclasses import asdict
+
+    from metail_envs.params import PARAMS, markdown_table
+
+    print(json.dumps([asdict(p) for p in PARAMS], indent=1) if a.json else markdown_table())
+
+
+# --- metail suite ----------------------------------------------------------------------------
+
+
+def _suite_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("name", nargs="?", help="suite name (default: list the suites)")
+    p.add_argument("--split", choices=("train", "test", "ood"), help="print one split's tasks")
+    p.add_argument(
+        "--freeze",
+        metavar="DEFINITION_JSON",
+        help="draw and write a new suite from a definition file (refuses to edit a frozen suite)",
+    )
+
+
+def _suite(a: argparse.Namespace) -> None:
+    from pathlib import Path
+
+    from metail_envs.tasks import available_suites, freeze_suite, load_suite
+
+    if a.freeze:
+        print(freeze_suite(json.loads(Path(a.freeze).read_text())))
+        return
+    if not a.name:
+        print("\n".join(available_suites()))
+        return
+    suite = load_suite(a.name)
+    if a.split:
+        for task in suite.split(a.split):
+            print(json.dumps(task.to_json()))
+        return
+    print(f"{suite.name}  sha256 {suite.sha256[:16]}")
+    print(suite.definition["description"])
+    for split in ("train", "test", "ood"):
+        print(f"  {split:5s} {len(suite.split(split)):3d} tasks")
+
+
+COMMANDS: list[Command] = [
+    Command("demo", "make a few Hopper variants, step them, print what changed", _demo_args, _demo),
+    Command("params", "print the dynamics parameters: name, unit, default, bounds", _params_args, _params),  # noqa: E501
+    Command("suite", "list suites, show their splits, or freeze a new one", _suite_args, _suite),
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="metail",
+        description="metail: a benchmark for few-shot imitation learning on MuJoCo Hopper variants.",
+        epilog="Run `metail COMMAND --help` for a command's options.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for c in COMMANDS:
+        c.add_arguments(sub.add_parser(c.name, help=c.help, description=c.help))
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    run = next(c.run for c in COMMANDS if c.name == args.command)
+    try:
+        return int(run(args) or 0)
+    except (ValueError, TypeError, KeyError, FileExistsError, FileNotFoundError) as e:
+        print(f"metail {args.command}: error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

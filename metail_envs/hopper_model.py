@@ -1,0 +1,141 @@
+"""Hopper's MjModel for a parameter set: geometry compiled through MjSpec, dynamics edited in place.
+
+Geometry (limb lengths) changes the kinematic tree, so it is compiled from ``assets/hopper.xml``
+(Gymnasium's Hopper-v4/v5 model) through :class:`mujoco.MjSpec`, and cached per geometry. Every
+other parameter is an in-place edit of a compiled model, starting from that geometry's nominal
+values, followed by ``mj_setConst`` where derived constants depend on it: a task switch then
+costs microseconds instead of a recompilation.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import math
+from collections.abc import Mapping
+from pathlib import Path
+
+import mujoco
+from metail_envs.params import DEFAULTS, GEOMETRY_PARAMS, JOINTS
+
+ASSET = Path(__file__).parent / "assets" / "hopper.xml"
+BODIES = ("torso", "thigh", "leg", "foot")
+JOINT_OF = {"hip": "thigh_joint", "knee": "leg_joint", "ankle": "foot_joint"}
+NOMINAL_TORSO_Z = 1.25
+"""Height of the torso's frame when Hopper-v4 stands; the healthy-height rule scales from it."""
+
+Geometry = tuple[float, ...]
+
+
+def geometry_of(values: Mapping[str, float]) -> Geometry:
+    """The geometry key (limb-length multipliers) of a full parameter set."""
+    return tuple(values[name] for name in GEOMETRY_PARAMS)
+
+
+def _reshape(spec: mujoco.MjSpec, thigh: float, leg: float, foot: float) -> None:
+    """Scale limb lengths in the spec, moving child bodies so the chain stays connected."""
+    thigh_geom, leg_geom, foot_geom = (spec.geom(f"{b}_geom") for b in ("thigh", "leg", "foot"))
+    thigh_half, leg_half = thigh_geom.size[1], leg_geom.size[1]
+    new_thigh_half, new_leg_half = thigh_half * thigh, leg_half * leg
+
+    thigh_geom.size[1] = new_thigh_half
+    thigh_geom.pos[2] = -new_thigh_half
+    leg_body = spec.body("leg")
+    leg_body.pos[2] = -2 * new_thigh_half - new_leg_half  # knee at the thigh's lower end
+    leg_geom.size[1] = new_leg_half
+    spec.joint("leg_joint").pos[2] = new_leg_half
+    foot_body = spec.body("foot")
+    foot_body.pos[2] += leg_half - new_leg_half  # ankle at the leg's lower end
+
+    ankle_x = spec.joint("foot_joint").pos[0]
+    foot_geom.pos[0] = ankle_x + (foot_geom.pos[0] - ankle_x) * foot
+    foot_geom.size[1] *= foot
+
+    drop = 2 * (thigh_half - new_thigh_half) + 2 * (leg_half - new_leg_half)
+    spec.body("torso").pos[2] -= drop  # start standing on the floor, not above or inside it
+    spec.joint("rootz").ref -= drop
+
+
+@functools.lru_cache(maxsize=16)
+def compiled(geometry: Geometry) -> mujoco.MjModel:
+    """The nominal-dynamics model of one geometry (cached: treat it as read-only, copy it)."""
+    spec = mujoco.MjSpec.from_file(str(ASSET))
+    if any(g != 1.0 for g in geometry):
+        _reshape(spec, *geometry)
+    return spec.compile()
+
+
+def total_mass(values: Mapping[str, float]) -> float:
+    """Total mass in kg of the Hopper a full parameter set describes."""
+    model = compiled(geometry_of(values))
+    masses = model.body_mass[1:] * values["mass"]
+    return float(sum(m * values[f"{b}_mass"] for m, b in zip(masses, BODIES)))
+
+
+def torque_to_weight(values: Mapping[str, float]) -> float:
+    """Actuator strength over total mass, both relative to the nominal Hopper (1.0 = nominal)."""
+    nominal = total_mass(DEFAULTS)
+    return values["actuator_strength"] / (total_mass(values) / nominal)
+
+
+class HopperModel:
+    """One environment's own MjModel, with the nominal values its in-place edits start from."""
+
+    def __init__(self, values: Mapping[str, float]) -> None:
+        self.geometry = geometry_of(values)
+        self.model = copy.copy(compiled(self.geometry))
+        m = self.model
+        self._body_ids = [m.body(b).id for b in BODIES]
+        self._joint_ids = [m.joint(JOINT_OF[j]).id for j in JOINTS]
+        self._hinge_dofs = [m.jnt_dofadr[i] for i in self._joint_ids]
+        self._mass0 = m.body_mass.copy()
+        self._inertia0 = m.body_inertia.copy()
+        self._ipos0 = m.body_ipos.copy()
+        self._friction0 = m.geom_friction[:, 0].copy()
+        self._damping0 = m.dof_damping.copy()
+        self._gravity0 = m.opt.gravity.copy()
+        self._gear0 = m.actuator_gear[:, 0].copy()
+        self.healthy_z_scale = m.qpos0[1] / NOMINAL_TORSO_Z
+        self._values: dict[str, float] = dict(DEFAULTS) | {
+            k: v for k, v in values.items() if k in GEOMETRY_PARAMS
+        }
+
+    def apply(self, values: Mapping[str, float], data: mujoco.MjData) -> None:
+        """Edit the model in place to a full parameter set of this geometry.
+
+        Only the groups whose values changed are rewritten; ``mj_setConst`` refreshes the derived
+        constants (subtree masses, inverse weights...) after any mass or centre-of-mass edit, without
+        which a variant edited in place would drift from the same variant compiled from scratch.
+        """
+        if geometry_of(values) != self.geometry:
+            raise ValueError("HopperModel.apply cannot change geometry; build a new HopperModel")
+        old, self._values = self._values, dict(values)
+        changed = {k for k, v in values.items() if old[k] != v}
+        if not changed:
+            return
+        m = self.model
+        mass_keys = {"mass", "com_offset", "com_offset_z"} | {f"{b}_mass" for b in BODIES}
+        if changed & mass_keys:
+            for b, i in zip(BODIES, self._body_ids):
+                factor = values["mass"] * values[f"{b}_mass"]
+                m.body_mass[i] = self._mass0[i] * factor
+                m.body_inertia[i] = self._inertia0[i] * factor
+            torso = self._body_ids[0]
+            m.body_ipos[torso, 0] = self._ipos0[torso, 0] + values["com_offset"]
+            m.body_ipos[torso, 2] = self._ipos0[torso, 2] + values["com_offset_z"]
+            mujoco.mj_setConst(m, data)
+        for joint, jid in zip(JOINTS, self._joint_ids):
+            if not changed & {f"{joint}_range_scale", f"{joint}_low_deg", f"{joint}_high_deg"}:
+                continue
+            scale = values[f"{joint}_range_scale"]
+            m.jnt_range[jid, 0] = math.radians(values[f"{joint}_low_deg"]) * scale
+            m.jnt_range[jid, 1] = math.radians(values[f"{joint}_high_deg"]) * scale
+        if "friction" in changed:
+            m.geom_friction[:, 0] = self._friction0 * values["friction"]
+        if "damping" in changed:
+            m.dof_damping[:] = self._damping0 * values["damping"]
+        if "gravity" in changed:
+            m.opt.gravity[:] = self._gravity0 * values["gravity"]
+        if "actuator_strength" in changed:
+            m.actuator_gear[:, 0] = self._gear0 * values["actuator_strength"]
+
