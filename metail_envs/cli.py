@@ -12,6 +12,8 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from metail_envs.benchmark import cli_commands as _bench  # argparse only, work imported late
+
 
 @dataclass(frozen=True)
 class Command:
@@ -89,8 +91,17 @@ def _suite(a: argparse.Namespace) -> None:
 
 COMMANDS: list[Command] = [
     Command("demo", "make a few Hopper variants, step them, print what changed", _demo_args, _demo),
-    Command("params", "print the dynamics parameters: name, unit, default, bounds", _params_args, _params),  # noqa: E501
+    Command(
+        "params",
+        "print the dynamics parameters: name, unit, default, bounds",
+        _params_args,
+        _params,
+    ),  # noqa: E501
     Command("suite", "list suites, show their splits, or freeze a new one", _suite_args, _suite),
+    Command("evaluate", _bench.EVALUATE_HELP, _bench.evaluate_arguments, _bench.run_evaluate),
+    Command(
+        "leaderboard", _bench.LEADERBOARD_HELP, _bench.leaderboard_arguments, _bench.run_leaderboard
+    ),
 ]
 
 

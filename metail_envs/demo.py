@@ -24,7 +24,9 @@ def rollout_return(task: Task, steps: int, seed: int) -> tuple[float, int, float
     return total, length, x
 
 
-def describe_variants(suite_name: str = "hopper-v0", n: int = 4, steps: int = 200, seed: int = 0) -> str:
+def describe_variants(
+    suite_name: str = "hopper-v0", n: int = 4, steps: int = 200, seed: int = 0
+) -> str:
     """A table of the nominal Hopper and ``n`` test variants: physics and a random episode."""
     suite = load_suite(suite_name)
     tasks = [suite.nominal, *suite.test[:n]]

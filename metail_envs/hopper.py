@@ -88,7 +88,7 @@ class HopperVariantEnv(gym.Env):
         self._seed: int | None = None
         self._build(self._task)
 
-        n_obs = 11 + (len(self._context) if self._observe_context else 0)
+        n_obs = 11 + len(self._context_list)
         self.observation_space = spaces.Box(-np.inf, np.inf, (n_obs,), np.float64)
         low, high = self.model.actuator_ctrlrange.T.astype(np.float32)
         self.action_space = spaces.Box(low, high, dtype=np.float32)
@@ -113,8 +113,7 @@ class HopperVariantEnv(gym.Env):
                 self._renderer.close()
                 self._renderer = None
         self._hopper.apply(values, self.data)
-        self._context = context_vector(values)
-        self._context_list = self._context.tolist() if self._observe_context else []
+        self._context_list = context_vector(values).tolist() if self._observe_context else []
         self._task = task
 
     def set_task(self, task: Task) -> None:

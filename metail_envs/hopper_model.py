@@ -16,6 +16,8 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import mujoco
+import numpy as np
+
 from metail_envs.params import DEFAULTS, GEOMETRY_PARAMS, JOINTS
 
 ASSET = Path(__file__).parent / "assets" / "hopper.xml"
@@ -78,25 +80,43 @@ def torque_to_weight(values: Mapping[str, float]) -> float:
     return values["actuator_strength"] / (total_mass(values) / nominal)
 
 
+_MASS_KEYS = frozenset({"mass", "com_offset", "com_offset_z"} | {f"{b}_mass" for b in BODIES})
+_JOINT_KEYS = {j: frozenset({f"{j}_range_scale", f"{j}_low_deg", f"{j}_high_deg"}) for j in JOINTS}
+
+
 class HopperModel:
     """One environment's own MjModel, with the nominal values its in-place edits start from."""
 
     def __init__(self, values: Mapping[str, float]) -> None:
         self.geometry = geometry_of(values)
-        self.model = copy.copy(compiled(self.geometry))
-        m = self.model
-        self._body_ids = [m.body(b).id for b in BODIES]
+        self.model = m = copy.copy(compiled(self.geometry))
+        ids = [m.body(b).id for b in BODIES]
+        assert ids == list(range(ids[0], ids[0] + len(ids))), "bodies are contiguous"
+        self._bodies = slice(ids[0], ids[-1] + 1)
+        self._torso = ids[0]
         self._joint_ids = [m.joint(JOINT_OF[j]).id for j in JOINTS]
-        self._hinge_dofs = [m.jnt_dofadr[i] for i in self._joint_ids]
-        self._mass0 = m.body_mass.copy()
-        self._inertia0 = m.body_inertia.copy()
-        self._ipos0 = m.body_ipos.copy()
-        self._friction0 = m.geom_friction[:, 0].copy()
-        self._damping0 = m.dof_damping.copy()
-        self._gravity0 = m.opt.gravity.copy()
-        self._gear0 = m.actuator_gear[:, 0].copy()
+        # Views into the model, held once: attribute access on MjModel costs more than the edit.
+        self._body_mass, self._body_inertia, self._body_ipos = (
+            m.body_mass,
+            m.body_inertia,
+            m.body_ipos,
+        )
+        self._jnt_range, self._friction = m.jnt_range, m.geom_friction[:, 0]
+        self._damping, self._gravity, self._gear = (
+            m.dof_damping,
+            m.opt.gravity,
+            m.actuator_gear[:, 0],
+        )
+        self._mass0 = m.body_mass[self._bodies].copy()
+        self._inertia0 = m.body_inertia[self._bodies].copy()
+        self._ipos0 = m.body_ipos[self._torso].copy()
+        self._friction0 = self._friction.copy()
+        self._damping0 = self._damping.copy()
+        self._gravity0 = self._gravity.copy()
+        self._gear0 = self._gear.copy()
+        self._full_m = np.zeros((m.nv, m.nv))
         self.healthy_z_scale = m.qpos0[1] / NOMINAL_TORSO_Z
-        self._values: dict[str, float] = dict(DEFAULTS) | {
+        self._values: Mapping[str, float] = DEFAULTS | {
             k: v for k, v in values.items() if k in GEOMETRY_PARAMS
         }
 
@@ -104,38 +124,40 @@ class HopperModel:
         """Edit the model in place to a full parameter set of this geometry.
 
         Only the groups whose values changed are rewritten; ``mj_setConst`` refreshes the derived
-        constants (subtree masses, inverse weights...) after any mass or centre-of-mass edit, without
-        which a variant edited in place would drift from the same variant compiled from scratch.
+        constants (subtree masses, inverse weights...) after any mass or centre-of-mass edit, and
+        the solver's mean inertia is recomputed as the compiler does: without both, a variant
+        edited in place drifts from the same variant compiled from scratch.
         """
         if geometry_of(values) != self.geometry:
             raise ValueError("HopperModel.apply cannot change geometry; build a new HopperModel")
-        old, self._values = self._values, dict(values)
+        old, self._values = self._values, values
         changed = {k for k, v in values.items() if old[k] != v}
         if not changed:
             return
         m = self.model
-        mass_keys = {"mass", "com_offset", "com_offset_z"} | {f"{b}_mass" for b in BODIES}
-        if changed & mass_keys:
-            for b, i in zip(BODIES, self._body_ids):
-                factor = values["mass"] * values[f"{b}_mass"]
-                m.body_mass[i] = self._mass0[i] * factor
-                m.body_inertia[i] = self._inertia0[i] * factor
-            torso = self._body_ids[0]
-            m.body_ipos[torso, 0] = self._ipos0[torso, 0] + values["com_offset"]
-            m.body_ipos[torso, 2] = self._ipos0[torso, 2] + values["com_offset_z"]
+        if not changed.isdisjoint(_MASS_KEYS):
+            factor = values["mass"] * np.array([values[f"{b}_mass"] for b in BODIES])
+            self._body_mass[self._bodies] = self._mass0 * factor
+            self._body_inertia[self._bodies] = self._inertia0 * factor[:, None]
+            ipos = self._body_ipos[self._torso]
+            ipos[0] = self._ipos0[0] + values["com_offset"]
+            ipos[2] = self._ipos0[2] + values["com_offset_z"]
             mujoco.mj_setConst(m, data)
+            # The compiler's solver-scaling statistics, which mj_setConst leaves stale.
+            mujoco.mj_fullM(m, data, self._full_m)
+            m.stat.meaninertia = self._full_m.trace() / m.nv
+            m.stat.meanmass = sum(self._body_mass.tolist()[1:]) / (m.nbody - 1)
         for joint, jid in zip(JOINTS, self._joint_ids):
-            if not changed & {f"{joint}_range_scale", f"{joint}_low_deg", f"{joint}_high_deg"}:
+            if changed.isdisjoint(_JOINT_KEYS[joint]):
                 continue
             scale = values[f"{joint}_range_scale"]
-            m.jnt_range[jid, 0] = math.radians(values[f"{joint}_low_deg"]) * scale
-            m.jnt_range[jid, 1] = math.radians(values[f"{joint}_high_deg"]) * scale
+            self._jnt_range[jid, 0] = math.radians(values[f"{joint}_low_deg"]) * scale
+            self._jnt_range[jid, 1] = math.radians(values[f"{joint}_high_deg"]) * scale
         if "friction" in changed:
-            m.geom_friction[:, 0] = self._friction0 * values["friction"]
+            self._friction[:] = self._friction0 * values["friction"]
         if "damping" in changed:
-            m.dof_damping[:] = self._damping0 * values["damping"]
+            self._damping[:] = self._damping0 * values["damping"]
         if "gravity" in changed:
-            m.opt.gravity[:] = self._gravity0 * values["gravity"]
+            self._gravity[:] = self._gravity0 * values["gravity"]
         if "actuator_strength" in changed:
-            m.actuator_gear[:, 0] = self._gear0 * values["actuator_strength"]
-
+            self._gear[:] = self._gear0 * values["actuator_strength"]

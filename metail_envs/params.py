@@ -60,8 +60,18 @@ PARAMS: tuple[Param, ...] = (
     _mult("thigh_mass", "thigh mass and inertia, on top of `mass`", "mass"),
     _mult("leg_mass", "leg (shin) mass and inertia, on top of `mass`", "mass"),
     _mult("foot_mass", "foot mass and inertia, on top of `mass`", "mass"),
-    Param("com_offset", "m", 0.0, -0.2, 0.2, "shift of the torso's centre of mass along x", "inertial"),
-    Param("com_offset_z", "m", 0.0, -0.2, 0.2, "shift of the torso's centre of mass along z", "inertial"),
+    Param(
+        "com_offset", "m", 0.0, -0.2, 0.2, "shift of the torso's centre of mass along x", "inertial"
+    ),
+    Param(
+        "com_offset_z",
+        "m",
+        0.0,
+        -0.2,
+        0.2,
+        "shift of the torso's centre of mass along z",
+        "inertial",
+    ),
     _mult("hip_range_scale", "scales both hip (thigh joint) limits toward 0", "joint", 0.1, 1.2),
     _mult("knee_range_scale", "scales both knee (leg joint) limits toward 0", "joint", 0.1, 1.2),
     _mult("ankle_range_scale", "scales both ankle (foot joint) limits toward 0", "joint", 0.1, 1.2),
@@ -75,7 +85,13 @@ PARAMS: tuple[Param, ...] = (
     _mult("damping", "joint damping of the hip, knee and ankle", "joint", 0.05, 20.0),
     _mult("gravity", "gravitational acceleration", "world", 0.1, 3.0),
     _mult("actuator_strength", "motor gear of all three actuators", "actuator", 0.1, 5.0),
-    _mult("thigh_length", "thigh length; the body below moves so the leg stays whole", "geometry", 0.5, 1.5),
+    _mult(
+        "thigh_length",
+        "thigh length; the body below moves so the leg stays whole",
+        "geometry",
+        0.5,
+        1.5,
+    ),
     _mult("leg_length", "leg (shin) length; the foot moves with it", "geometry", 0.5, 1.5),
     _mult("foot_length", "foot length, about the ankle", "geometry", 0.5, 1.5),
 )

@@ -16,6 +16,7 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -53,14 +54,21 @@ class Task:
         """The parameters that differ from their defaults (keyword arguments of ``gym.make``)."""
         return dict(self.items)
 
-    @property
-    def values(self) -> dict[str, float]:
-        """Every parameter's value, defaults included."""
-        return DEFAULTS | dict(self.items)
+    @functools.cached_property
+    def values(self) -> Mapping[str, float]:
+        """Every parameter's value, defaults included (read-only)."""
+        return MappingProxyType(DEFAULTS | dict(self.items))
 
     @property
     def changes_geometry(self) -> bool:
         return any(name in GEOMETRY_PARAMS for name, _ in self.items)
+
+    def __getstate__(self) -> dict[str, Any]:  # pickle the value, not the cached ``values``
+        return {"id": self.id, "items": self.items}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        object.__setattr__(self, "id", state["id"])
+        object.__setattr__(self, "items", state["items"])
 
     def to_json(self) -> dict[str, Any]:
         return {"id": self.id, "params": self.params}
@@ -159,7 +167,9 @@ class TaskSampler:
             validate({name: dist.low})
             validate({name: dist.high})
         if not 0 <= self.ring_params <= len(self.rings):
-            raise ValueError(f"ring_params must be in [0, {len(self.rings)}], got {self.ring_params}")
+            raise ValueError(
+                f"ring_params must be in [0, {len(self.rings)}], got {self.ring_params}"
+            )
         self.rng = np.random.default_rng(self.seed)
         self._count = 0
 
@@ -303,4 +313,3 @@ def freeze_suite(definition: Mapping[str, Any], path: Path | None = None) -> Pat
         )
     path.write_text(text)
     return path
-
