@@ -195,7 +195,8 @@ class HopperVariantEnv(gym.Env):
 
     def _diverged(self) -> bool:
         """Whether MuJoCo reset a diverging simulation (bad qpos, qvel or qacc) since the reset."""
-        return sum(w.number for w in self._warnings) != self._warnings_seen
+        bad_qpos, bad_qvel, bad_qacc = self._warnings
+        return bad_qpos.number + bad_qvel.number + bad_qacc.number != self._warnings_seen
 
     def render(self) -> np.ndarray | None:
         if self.render_mode != "rgb_array":
