@@ -13,8 +13,16 @@ if "MUJOCO_GL" not in os.environ and not os.environ.get("DISPLAY"):
 
 import gymnasium as gym  # noqa: E402
 
+from metail_envs.data import (  # noqa: E402
+    DataError,
+    data_hash,
+    load_demos,
+    load_expert,
+    load_references,
+)
 from metail_envs.params import PARAMS, Param  # noqa: E402
 from metail_envs.tasks import (  # noqa: E402
+    DEFAULT_SUITE,
     LogUniform,
     Ring,
     Suite,
@@ -36,7 +44,9 @@ if ENV_ID not in gym.registry:
     )
 
 __all__ = [
+    "DEFAULT_SUITE",
     "ENV_ID",
+    "DataError",
     "PARAMS",
     "LogUniform",
     "Param",
@@ -46,5 +56,9 @@ __all__ = [
     "TaskSampler",
     "Uniform",
     "available_suites",
+    "data_hash",
+    "load_demos",
+    "load_expert",
+    "load_references",
     "load_suite",
 ]

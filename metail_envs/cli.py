@@ -1,7 +1,9 @@
 """`metail ...`: the command line. Thin: it parses arguments and calls the library's functions.
 
-Each subcommand is a ``(name, help, add_arguments, run)`` entry in :data:`COMMANDS`; ``run``
-imports what it needs, so ``metail --help`` stays instant and one command never pays for another.
+Each subcommand is a :class:`Command` ``(name, help, add_arguments, run)``: the built-in ones in
+:data:`COMMANDS`, others from installed packages through the ``metail.commands`` entry point group
+(that is how ``baselines`` adds ``train-expert`` without the library importing it). ``run`` imports
+what it needs, so ``metail --help`` stays instant and one command never pays for another.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from metail_envs.benchmark import cli_commands as _bench  # argparse only, work imported late
+from metail_envs.tasks import DEFAULT_SUITE
 
 
 @dataclass(frozen=True)
@@ -27,7 +30,7 @@ class Command:
 
 
 def _demo_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--suite", default="hopper-v0", help="suite to draw variants from")
+    p.add_argument("--suite", default=DEFAULT_SUITE, help="suite to draw variants from")
     p.add_argument("--n", type=int, default=4, help="number of test-split variants besides nominal")
     p.add_argument("--steps", type=int, default=200, help="steps per variant")
     p.add_argument("--seed", type=int, default=0, help="reset seed and action seed")
@@ -105,6 +108,16 @@ COMMANDS: list[Command] = [
 ]
 
 
+def all_commands() -> list[Command]:
+    """The built-in commands, then those that installed packages register under
+    ``[project.entry-points."metail.commands"]`` (an entry point names a :class:`Command`)."""
+    from importlib.metadata import entry_points
+
+    plugins = [ep.load() for ep in entry_points(group="metail.commands")]
+    builtin = {c.name for c in COMMANDS}
+    return COMMANDS + sorted((c for c in plugins if c.name not in builtin), key=lambda c: c.name)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="metail",
@@ -112,14 +125,14 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Run `metail COMMAND --help` for a command's options.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for c in COMMANDS:
+    for c in all_commands():
         c.add_arguments(sub.add_parser(c.name, help=c.help, description=c.help))
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    run = next(c.run for c in COMMANDS if c.name == args.command)
+    run = next(c.run for c in all_commands() if c.name == args.command)
     try:
         return int(run(args) or 0)
     except (ValueError, TypeError, KeyError, FileExistsError, FileNotFoundError) as e:

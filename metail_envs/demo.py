@@ -6,7 +6,7 @@ import gymnasium as gym
 
 from metail_envs import ENV_ID
 from metail_envs.hopper_model import torque_to_weight, total_mass
-from metail_envs.tasks import Task, load_suite
+from metail_envs.tasks import DEFAULT_SUITE, Task, load_suite
 
 
 def rollout_return(task: Task, steps: int, seed: int) -> tuple[float, int, float]:
@@ -25,7 +25,7 @@ def rollout_return(task: Task, steps: int, seed: int) -> tuple[float, int, float
 
 
 def describe_variants(
-    suite_name: str = "hopper-v0", n: int = 4, steps: int = 200, seed: int = 0
+    suite_name: str = DEFAULT_SUITE, n: int = 4, steps: int = 200, seed: int = 0
 ) -> str:
     """A table of the nominal Hopper and ``n`` test variants: physics and a random episode."""
     suite = load_suite(suite_name)

@@ -5,7 +5,7 @@ observation (the parity test checks 1e-9). Each keyword of :mod:`metail_envs.par
 physical quantity::
 
     env = gym.make("metail/HopperVariant-v0", mass=1.2, friction=0.7)
-    env = gym.make("metail/HopperVariant-v0", task=load_suite("hopper-v0").test[3])
+    env = gym.make("metail/HopperVariant-v0", task=load_suite(DEFAULT_SUITE).test[3])
 
 Arguments:
     task: a :class:`~metail_envs.tasks.Task`; or give its parameters as keywords instead.
@@ -36,7 +36,7 @@ from gymnasium import spaces
 
 from metail_envs.hopper_model import HopperModel, geometry_of
 from metail_envs.params import context_vector
-from metail_envs.tasks import Task, TaskSampler, load_suite
+from metail_envs.tasks import DEFAULT_SUITE, Task, TaskSampler, load_suite
 
 FRAME_SKIP = 4
 FORWARD_REWARD_WEIGHT = 1.0
@@ -127,10 +127,10 @@ class HopperVariantEnv(gym.Env):
         return self._task
 
     def sample_tasks(self, n: int) -> list[Task]:
-        """Draw ``n`` tasks from the hopper-v0 training distribution, seeded by ``reset(seed=)``."""
+        """Draw ``n`` tasks from the hopper-v1 training distribution, seeded by ``reset(seed=)``."""
         if self._sampler is None:
             seed = None if self._seed is None else (self._seed, 0x7A5C)
-            self._sampler = load_suite("hopper-v0").sampler(seed)
+            self._sampler = load_suite(DEFAULT_SUITE).sampler(seed)
         return self._sampler.sample(n)
 
     # --- the Gymnasium API --------------------------------------------------------------------

@@ -15,4 +15,4 @@ def actions() -> np.ndarray:
 
 @pytest.fixture(scope="session")
 def suite() -> metail_envs.Suite:
-    return metail_envs.load_suite("hopper-v0")
+    return metail_envs.load_suite("hopper-v1")

@@ -7,6 +7,15 @@ import numpy as np
 
 from metail_envs import ENV_ID
 
+TINY_PPO = {
+    "description": "a tiny PPO for tests: the real training loop, seconds instead of minutes",
+    "ppo": {"n_steps": 256, "batch_size": 64, "n_epochs": 2, "net_arch": [32, 32]},
+    "normalize": {"norm_obs": True, "norm_reward": True},
+    "total_steps": 1024,
+    "checkpoint_every": 256,
+    "eval_episodes": 2,
+}
+
 
 def make(**kwargs) -> gym.Env:
     return gym.make(ENV_ID, **kwargs)

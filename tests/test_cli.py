@@ -24,7 +24,7 @@ def test_help_lists_the_commands():
 def test_demo_prints_variants_and_what_changed(capsys):
     assert main(["demo", "--n", "2", "--steps", "30"]) == 0
     out = capsys.readouterr().out
-    assert "hopper-v0/nominal" in out and "hopper-v0/test/01" in out and "mass=" in out
+    assert "hopper-v1/nominal" in out and "hopper-v1/test/01" in out and "mass=" in out
 
 
 def test_params_table_and_json(capsys):
@@ -36,10 +36,10 @@ def test_params_table_and_json(capsys):
 
 def test_suite_listing_and_split(capsys):
     main(["suite"])
-    assert "hopper-v0" in capsys.readouterr().out.split()
-    main(["suite", "hopper-v0", "--split", "ood"])
+    assert "hopper-v1" in capsys.readouterr().out.split()
+    main(["suite", "hopper-v1", "--split", "ood"])
     lines = capsys.readouterr().out.strip().splitlines()
-    assert len(lines) == 10 and json.loads(lines[0])["id"] == "hopper-v0/ood/00"
+    assert len(lines) == 10 and json.loads(lines[0])["id"] == "hopper-v1/ood/00"
 
 
 def test_bad_input_is_a_clear_error_not_a_traceback(capsys):

@@ -90,7 +90,7 @@ def test_hopper_v0_splits(suite):
         assert len(outside) == ood["params_per_task"]
 
 
-@pytest.mark.parametrize("name", ["hopper-v0", "hopper-rand-params-v0"])
+@pytest.mark.parametrize("name", ["hopper-v0", "hopper-v1", "hopper-rand-params-v0"])
 def test_frozen_split_files_are_what_their_seed_draws(name, tmp_path):
     committed = suite_path(name).read_text()
     definition = json.loads(committed)["definition"]
@@ -113,7 +113,7 @@ def test_unknown_suite_and_split():
     with pytest.raises(ValueError, match="available"):
         load_suite("hopper-v9")
     with pytest.raises(ValueError, match="split"):
-        load_suite("hopper-v0").split("validation")
+        load_suite("hopper-v1").split("validation")
 
 
 def test_set_task_then_reset_equals_a_fresh_env(suite, actions):

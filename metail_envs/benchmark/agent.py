@@ -58,7 +58,7 @@ class Agent(ABC):
         """Learn from ``{train task id: demonstrations}``, offline, seeded by ``seed``.
 
         The training tasks' parameters may be read with
-        ``metail_envs.load_suite("hopper-v0").task(task_id).params``; test tasks may not.
+        ``metail_envs.load_suite("hopper-v1").task(task_id).params``; test tasks may not.
         """
 
     @abstractmethod
@@ -105,7 +105,9 @@ def _import_target(target: str, what: str) -> type:
     try:
         obj: Any = importlib.import_module(module_name)
     except Exception as e:
-        raise AgentResolutionError(f"agent {what!r}: cannot import module {module_name!r}: {e}") from e
+        raise AgentResolutionError(
+            f"agent {what!r}: cannot import module {module_name!r}: {e}"
+        ) from e
     for part in attr.split("."):
         try:
             obj = getattr(obj, part)

@@ -1,4 +1,4 @@
-"""The benchmark protocol "hopper-v0, protocol v1": its constants and the run configuration.
+"""The benchmark protocol "hopper-v1, protocol v1": its constants and the run configuration.
 
 Every number that decides whether two results are comparable lives here and only here; the
 runner, the result files, the leaderboard and ``docs/protocol.md`` all read them from this module.
@@ -15,7 +15,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-SUITE = "hopper-v0"
+from metail_envs.tasks import DEFAULT_SUITE
+
+SUITE = DEFAULT_SUITE
 PROTOCOL_VERSION = 1
 PROTOCOL_NAME = f"{SUITE}, protocol v{PROTOCOL_VERSION}"
 
@@ -134,7 +136,9 @@ class ProtocolConfig:
         known = set(cls.__dataclass_fields__)
         unknown = set(d) - known
         if unknown:
-            raise ValueError(f"unknown protocol config keys {sorted(unknown)}; known: {sorted(known)}")
+            raise ValueError(
+                f"unknown protocol config keys {sorted(unknown)}; known: {sorted(known)}"
+            )
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
 
 

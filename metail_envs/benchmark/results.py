@@ -178,7 +178,9 @@ def _check_job(job: Any, config: ProtocolConfig, refs: Mapping[str, Any]) -> str
     if not isinstance(returns, list) or not isinstance(lengths, list):
         return f"{where}: returns and lengths must be lists"
     if len(returns) != config.episodes or len(lengths) != config.episodes:
-        return f"{where}: {len(returns)} returns, {len(lengths)} lengths, expected {config.episodes}"
+        return (
+            f"{where}: {len(returns)} returns, {len(lengths)} lengths, expected {config.episodes}"
+        )
     if not all(_is_num(r) for r in returns):
         return f"{where}: non-finite or non-numeric return"
     if not all(isinstance(n, int) and 1 <= n <= config.max_steps for n in lengths):
@@ -260,7 +262,10 @@ def validate_result(
         problems.append(f"meta_train status {meta.get('status')!r} not in {META_TRAIN_STATUSES}")
     tasks = doc["tasks"]
     expected = {
-        (split, t, k) for split in config.splits for t in tasks.get(split, []) for k in config.k_values
+        (split, t, k)
+        for split in config.splits
+        for t in tasks.get(split, [])
+        for k in config.k_values
     }
     if set(tasks) != set(config.splits):
         problems.append(f"tasks cover splits {sorted(tasks)}, config says {list(config.splits)}")

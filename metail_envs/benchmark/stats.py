@@ -30,7 +30,9 @@ def normalised_score(ret: float | np.ndarray, random_ret: float, expert_ret: flo
 def _as_matrix(scores: np.ndarray | Sequence[Sequence[float]], name: str = "scores") -> np.ndarray:
     x = np.asarray(scores, dtype=np.float64)
     if x.ndim != 2 or x.shape[0] < 1 or x.shape[1] < 1:
-        raise ValueError(f"{name} must be a (runs, tasks) matrix with both sizes >= 1, got {x.shape}")
+        raise ValueError(
+            f"{name} must be a (runs, tasks) matrix with both sizes >= 1, got {x.shape}"
+        )
     if not np.all(np.isfinite(x)):
         raise ValueError(f"{name} must be finite")
     return x
@@ -56,7 +58,7 @@ def median(scores: np.ndarray) -> np.ndarray:
 
 
 def optimality_gap(scores: np.ndarray, gamma: float = 100.0) -> np.ndarray:
-    """How far scores fall short of ``gamma`` (the expert), scores above it counting as ``gamma``."""
+    """Mean shortfall of the scores from ``gamma`` (the expert); scores above count as ``gamma``."""
     x = _flat(np.asarray(scores, dtype=np.float64))
     return (gamma - np.minimum(x, gamma)).mean(axis=-1)
 

@@ -1,0 +1,125 @@
+"""`metail train-expert | generate-demos | export-minari`: arguments only, the work imported inside
+each command. The ``metail`` CLI finds these commands through the ``metail.commands`` entry point
+group (see ``pyproject.toml``), so ``metail_envs`` never imports ``baselines``."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from metail_envs.cli import Command
+from metail_envs.tasks import DEFAULT_SUITE
+
+TRAIN_HELP = "train PPO experts: one task, a task distribution, or every task of a suite (--all)"
+DEMOS_HELP = "generate more demonstrations of a task into the user cache"
+MINARI_HELP = "export a task's demonstrations to a Minari dataset"
+
+
+def train_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--task",
+        action="append",
+        dest="tasks",
+        metavar="ID",
+        help="task id, or a split like hopper-v1/train for a task distribution (repeatable)",
+    )
+    p.add_argument(
+        "--all",
+        action="store_true",
+        help="the whole pipeline: the nominal base "
+        "expert, then every task fine-tuned from it, into --data-dir",
+    )
+    p.add_argument("--suite", default=DEFAULT_SUITE, help="suite of --all")
+    p.add_argument(
+        "--config",
+        default="ppo_default",
+        help="config name under baselines/experts/configs or a JSON path",
+    )
+    p.add_argument("--finetune-config", default="finetune", help="per-task config of --all")
+    p.add_argument("--seed", type=int, help="overrides the config's seed")
+    p.add_argument("--steps", type=int, help="overrides the config's total_steps")
+    p.add_argument("--n-envs", type=int, help="overrides the config's n_envs")
+    p.add_argument("--checkpoint-every", type=int, help="overrides the config's checkpoint_every")
+    p.add_argument("--eval-episodes", type=int, help="overrides the config's eval_episodes")
+    p.add_argument("--out", type=Path, help="run directory (default runs/experts/<task>)")
+    p.add_argument("--data-dir", type=Path, help="--all: default METAIL_DATA_DIR or expert_data/")
+    p.add_argument("--init-from", type=Path, help="start from this run's best checkpoint")
+    p.add_argument(
+        "--observe-context",
+        action="store_true",
+        help="observe the task parameters (a privileged, task-conditioned expert)",
+    )
+    p.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def run_train(a: argparse.Namespace) -> int:
+    from baselines.experts.train import TrainConfig, resolve_tasks, train
+
+    over = {
+        "seed": a.seed,
+        "total_steps": a.steps,
+        "n_envs": a.n_envs,
+        "checkpoint_every": a.checkpoint_every,
+        "eval_episodes": a.eval_episodes,
+    }
+    config = TrainConfig.load(a.config, **over)
+    if a.all:
+        from baselines.experts.make_expert_data import train_experts
+
+        ft = TrainConfig.load(a.finetune_config, **{k: v for k, v in over.items() if k != "seed"})
+        train_experts(a.suite, a.data_dir, config, ft, a.tasks, progress=not a.no_progress)
+        return 0
+    if not a.tasks:
+        raise ValueError("give --task ID (repeatable) or --all")
+    tasks = resolve_tasks(a.tasks)
+    out = a.out or Path("runs/experts") / a.tasks[0].replace("/", "__")
+    r = train(
+        tasks,
+        config,
+        out,
+        resume=a.resume,
+        init_from=a.init_from,
+        observe_context=a.observe_context,
+        progress=not a.no_progress,
+    )
+    print(
+        f"{out}: best {r.best_mean:.1f} at step {r.best_steps} ({r.steps} steps, "
+        f"{r.wall_s:.0f} s); expert {r.expert_path}"
+    )
+    return 0
+
+
+def demos_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--task", required=True, help="task id, e.g. hopper-v1/test/03")
+    p.add_argument("--n", type=int, default=10, help="number of demonstrations")
+    p.add_argument("--seed", type=int, help="first reset seed (default: the cache's seed range)")
+    p.add_argument("--data-dir", type=Path, help="where the experts are")
+
+
+def run_demos(a: argparse.Namespace) -> int:
+    from baselines.experts.demos import generate_cached
+    from metail_envs.data import CACHE_SEED
+
+    path = generate_cached(a.task, a.n, CACHE_SEED if a.seed is None else a.seed, a.data_dir)
+    print(path)
+    return 0
+
+
+def minari_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--task", required=True, help="task id, e.g. hopper-v1/test/03")
+    p.add_argument("--dataset-id", help="Minari dataset id (default metail/<task>-expert-v0)")
+    p.add_argument("--data-dir", type=Path, help="where the demonstrations are")
+    p.add_argument("--minari-root", type=Path, help="MINARI_DATASETS_PATH for this export")
+
+
+def run_minari(a: argparse.Namespace) -> int:
+    from baselines.experts.minari_export import export_minari
+
+    print(export_minari(a.task, a.dataset_id, a.data_dir, a.minari_root))
+    return 0
+
+
+TRAIN_EXPERT = Command("train-expert", TRAIN_HELP, train_arguments, run_train)
+GENERATE_DEMOS = Command("generate-demos", DEMOS_HELP, demos_arguments, run_demos)
+EXPORT_MINARI = Command("export-minari", MINARI_HELP, minari_arguments, run_minari)

@@ -1,0 +1,248 @@
+"""Demonstrations from the experts, the normalisation references, and the manifest.
+
+A demonstration is one episode of a task's expert with deterministic actions from a recorded reset
+seed, with raw observations (float32), as an ``imitation.data.types.TrajectoryWithRew``. imitation
+marks every trajectory ``terminal=True``; the truth is in ``infos[-1]``: ``task_id``, ``seed``,
+``terminated`` (the Hopper fell) and ``truncated`` (the time limit, or an unstable simulation).
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from baselines.experts.evaluate import Policy, evaluate_policy, random_reference, run_episode
+from metail_envs import ENV_ID
+from metail_envs.data import (
+    CACHE_SEED,
+    DEMO_SEED,
+    EVAL_SEED,
+    MANIFEST,
+    cached_demos_path,
+    default_data_dir,
+    resolve_task,
+    sha256_path,
+    task_key,
+)
+from metail_envs.tasks import DEFAULT_SUITE, Task, load_suite
+
+N_DEMOS = 10
+N_EVAL = 20
+N_RANDOM = 100
+
+
+def generate_demos(policy: Policy, task: Task, seeds: Iterable[int]) -> list:
+    """One deterministic expert episode per reset seed, as TrajectoryWithRew (raw observations)."""
+    from imitation.data.types import TrajectoryWithRew
+
+    env = gym.make(ENV_ID, task=task)
+    trajs = []
+    try:
+        for seed in seeds:
+            ep = run_episode(policy, env, int(seed), record=True)
+            infos: list[dict[str, Any]] = [{} for _ in range(ep.length)]
+            infos[-1] = {
+                "task_id": task.id,
+                "seed": int(seed),
+                "terminated": ep.terminated,
+                "truncated": ep.truncated,
+            }
+            trajs.append(
+                TrajectoryWithRew(
+                    obs=np.asarray(ep.obs, dtype=np.float32),
+                    acts=np.asarray(ep.acts, dtype=np.float32),
+                    infos=np.array(infos, dtype=object),
+                    terminal=True,
+                    rews=np.asarray(ep.rews, dtype=np.float32),
+                )
+            )
+    finally:
+        env.close()
+    return trajs
+
+
+def save_demos(path: str | Path, trajs: Sequence) -> str:
+    """Save with ``imitation.data.serialize.save`` (replacing ``path``); returns the sha256."""
+    import shutil
+
+    import datasets
+    from imitation.data import serialize
+
+    datasets.disable_progress_bars()
+    path = Path(path)
+    tmp = path.with_name(f".tmp-{path.name}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    serialize.save(tmp, trajs)
+    shutil.rmtree(path, ignore_errors=True)
+    tmp.rename(path)
+    return sha256_path(path)
+
+
+def _summary(trajs: Sequence, seeds: Sequence[int]) -> dict[str, Any]:
+    return {
+        "n": len(trajs),
+        "returns": [round(float(np.sum(t.rews)), 3) for t in trajs],
+        "lengths": [len(t.acts) for t in trajs],
+        "seeds": list(map(int, seeds)),
+    }
+
+
+def versions() -> dict[str, str]:
+    """Versions of everything that shapes the data (written to the manifest)."""
+    import imitation
+    import mujoco
+    import stable_baselines3
+    import torch
+
+    import metail_envs
+
+    return {
+        "metail": metail_envs.__version__,
+        "mujoco": mujoco.__version__,
+        "gymnasium": gym.__version__,
+        "sb3": stable_baselines3.__version__,
+        "imitation": imitation.__version__,
+        "torch": torch.__version__,
+        "machine": platform.machine(),
+        "python": platform.python_version(),
+    }
+
+
+def build_task_data(
+    task: Task,
+    data_dir: Path,
+    n_demos: int = N_DEMOS,
+    n_eval: int = N_EVAL,
+    n_random: int = N_RANDOM,
+) -> dict[str, Any]:
+    """References and fixed demonstrations of one task whose expert exists in ``data_dir``."""
+    from stable_baselines3 import PPO
+
+    key = task_key(task.id)
+    expert_file = f"experts/{key}.zip"
+    if not (data_dir / expert_file).exists():
+        raise FileNotFoundError(f"{data_dir / expert_file}: no expert for {task.id} yet")
+    expert = PPO.load(data_dir / expert_file, device="cpu")
+    rets, lengths = evaluate_policy(expert, task, n_eval, seed=EVAL_SEED)
+    seeds = list(range(DEMO_SEED, DEMO_SEED + n_demos))
+    trajs = generate_demos(expert, task, seeds)
+    demo_file = f"demos/{key}"
+    (data_dir / "demos").mkdir(parents=True, exist_ok=True)
+    digest = save_demos(data_dir / demo_file, trajs)
+    return {
+        "demos": {"file": demo_file, "sha256": digest, **_summary(trajs, seeds)},
+        "expert": {
+            "file": expert_file,
+            "sha256": sha256_path(data_dir / expert_file),
+            "mean_return": float(rets.mean()),
+            "std_return": float(rets.std()),
+            "n_episodes": n_eval,
+            "seed": EVAL_SEED,
+            "mean_length": float(lengths.mean()),
+        },
+        "random": {
+            **random_reference(task, n_random, EVAL_SEED),
+            "n_episodes": n_random,
+            "seed": EVAL_SEED,
+        },
+    }
+
+
+def build_data(
+    suite_name: str = DEFAULT_SUITE,
+    data_dir: str | Path | None = None,
+    task_ids: Sequence[str] | None = None,
+    command: str = "",
+    force: bool = False,
+    log: Any = print,
+) -> dict[str, Any]:
+    """Write references and demonstrations of every task with an expert, and the manifest.
+
+    A task whose manifest entry already matches its expert file's sha256 (and whose demos are
+    intact) is skipped unless ``force``; the manifest is rewritten after each task, so this too
+    can be interrupted and rerun.
+    """
+    suite = load_suite(suite_name)
+    data_dir = Path(data_dir) if data_dir is not None else default_data_dir()
+    path = data_dir / MANIFEST
+    manifest = json.loads(path.read_text()) if path.exists() else {}
+    if manifest.get("suite_sha256") not in (None, suite.sha256):
+        raise ValueError(f"{path} belongs to another version of {suite_name}; use a fresh data_dir")
+    manifest.update(
+        {
+            "suite": suite.name,
+            "suite_sha256": suite.sha256,
+            "command": command or manifest.get("command", ""),
+            "versions": versions(),
+        }
+    )
+    tasks = manifest.setdefault("tasks", {})
+    wanted = set(task_ids) if task_ids else None
+    for task in suite.tasks:
+        if wanted is not None and task.id not in wanted:
+            continue
+        expert = data_dir / "experts" / f"{task_key(task.id)}.zip"
+        if not expert.exists():
+            continue
+        old = tasks.get(task.id)
+        if not force and old and _intact(old, data_dir, sha256_path(expert)):
+            continue
+        tasks[task.id] = build_task_data(task, data_dir)
+        e = tasks[task.id]
+        log(
+            f"{task.id}: expert {e['expert']['mean_return']:.0f}±{e['expert']['std_return']:.0f} "
+            f"random {e['random']['mean_return']:.0f}, {e['demos']['n']} demos"
+        )
+        manifest["tasks"] = dict(sorted(tasks.items()))
+        _write_manifest(path, manifest)
+    _write_manifest(path, manifest)
+    return manifest
+
+
+def _intact(entry: dict[str, Any], data_dir: Path, expert_sha: str) -> bool:
+    demos = data_dir / entry["demos"]["file"]
+    return (
+        entry["expert"]["sha256"] == expert_sha
+        and demos.exists()
+        and sha256_path(demos) == entry["demos"]["sha256"]
+    )
+
+
+def _write_manifest(path: Path, manifest: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".tmp-{path.name}")
+    tmp.write_text(json.dumps(manifest, indent=1) + "\n")
+    tmp.replace(path)
+
+
+def generate_cached(
+    task: Task | str, n: int, start_seed: int = CACHE_SEED, data_dir: str | Path | None = None
+) -> Path:
+    """Generate ``n`` more demonstrations of a suite task into the user cache (same format as the
+    shipped ones, seeds ``start_seed ..``), with their sha256 beside them; returns the path."""
+    from metail_envs.data import load_expert, load_manifest
+
+    _, t = resolve_task(task)
+    if not isinstance(n, int) or n < 1:
+        raise ValueError(f"n must be a positive int, got {n!r}")
+    seeds = list(range(start_seed, start_seed + n))
+    trajs = generate_demos(load_expert(t, data_dir), t, seeds)
+    path = cached_demos_path(t, seeds)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    digest = save_demos(path, trajs)
+    expert_sha = load_manifest(data_dir)["tasks"][t.id]["expert"]["sha256"]
+    meta = {
+        "task": t.id,
+        "sha256": digest,
+        "expert_sha256": expert_sha,
+        **_summary(trajs, seeds),
+        "versions": versions(),
+    }
+    path.with_suffix(".json").write_text(json.dumps(meta, indent=1) + "\n")
+    return path

@@ -1,0 +1,113 @@
+"""Episodes of a policy on a task: evaluation, the expert and random references, the cross-task
+matrix.
+
+Reset seeds are disjoint by purpose (see :mod:`metail_envs.data`), so no number is measured on the
+episodes it was selected on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import gymnasium as gym
+import numpy as np
+
+from metail_envs import ENV_ID
+from metail_envs.data import CACHE_SEED, DEMO_SEED, EVAL_SEED, SELECT_SEED  # noqa: F401
+from metail_envs.tasks import Task
+
+
+class Policy(Protocol):
+    def predict(self, observation: np.ndarray, deterministic: bool = True) -> tuple[Any, Any]: ...
+
+
+class RandomPolicy:
+    """A uniform random policy over the action space, seeded: the lower normalisation reference."""
+
+    def __init__(self, action_space: gym.spaces.Box, seed: int = 0) -> None:
+        self.space = action_space
+        self.space.seed(seed)
+
+    def predict(
+        self, observation: np.ndarray, deterministic: bool = True
+    ) -> tuple[np.ndarray, None]:
+        return self.space.sample(), None
+
+
+@dataclass
+class Episode:
+    """One episode's outcome, and its arrays when recorded (raw observations)."""
+
+    ret: float
+    length: int
+    terminated: bool
+    truncated: bool
+    seed: int
+    obs: list[np.ndarray] = field(default_factory=list)
+    acts: list[np.ndarray] = field(default_factory=list)
+    rews: list[float] = field(default_factory=list)
+
+
+def run_episode(policy: Policy, env: gym.Env, seed: int, record: bool = False) -> Episode:
+    """One episode from ``env.reset(seed=seed)`` with deterministic actions."""
+    obs, _ = env.reset(seed=seed)
+    ep = Episode(0.0, 0, False, False, seed)
+    if record:
+        ep.obs.append(obs)
+    while True:
+        action, _ = policy.predict(obs, deterministic=True)
+        action = np.asarray(action, dtype=np.float32)
+        obs, reward, terminated, truncated, _ = env.step(action)
+        ep.ret += float(reward)
+        ep.length += 1
+        if record:
+            ep.obs.append(obs)
+            ep.acts.append(action)
+            ep.rews.append(float(reward))
+        if terminated or truncated:
+            ep.terminated, ep.truncated = bool(terminated), bool(truncated)
+            return ep
+
+
+def evaluate_policy(
+    policy: Policy, task: Task, n_episodes: int, seed: int = EVAL_SEED
+) -> tuple[np.ndarray, np.ndarray]:
+    """Returns and lengths of ``n_episodes`` deterministic episodes on ``task`` (seeds
+    ``seed .. seed + n - 1``)."""
+    env = gym.make(ENV_ID, task=task)
+    try:
+        eps = [run_episode(policy, env, seed + i) for i in range(n_episodes)]
+    finally:
+        env.close()
+    return np.array([e.ret for e in eps]), np.array([e.length for e in eps])
+
+
+def random_reference(task: Task, n_episodes: int = 100, seed: int = EVAL_SEED) -> dict[str, float]:
+    """Mean and standard deviation of a uniform random policy's return on ``task``."""
+    env = gym.make(ENV_ID, task=task)
+    policy = RandomPolicy(env.action_space, seed)
+    env.close()
+    rets, _ = evaluate_policy(policy, task, n_episodes, seed)
+    return {"mean_return": float(rets.mean()), "std_return": float(rets.std())}
+
+
+def cross_task_matrix(
+    experts: Mapping[str, Policy],
+    tasks: Sequence[Task],
+    references: Mapping[str, Mapping[str, float]],
+    n_episodes: int = 5,
+    seed: int = EVAL_SEED,
+) -> np.ndarray:
+    """``M[i, j]``: expert of ``tasks[i]`` run on ``tasks[j]``, normalised on j to
+    ``100 * (R - random) / (expert_j - random)``, with ``references[task_id]`` holding
+    ``expert_mean`` and ``random_mean``."""
+    m = np.zeros((len(tasks), len(tasks)))
+    for i, ti in enumerate(tasks):
+        for j, tj in enumerate(tasks):
+            rets, _ = evaluate_policy(experts[ti.id], tj, n_episodes, seed)
+            ref = references[tj.id]
+            span = ref["expert_mean"] - ref["random_mean"]
+            m[i, j] = 100.0 * (rets.mean() - ref["random_mean"]) / span
+    return m

@@ -1,0 +1,97 @@
+"""Export a task's shipped demonstrations to a Minari dataset, for offline-RL tooling.
+
+Needs ``pip install minari`` (checked with minari 0.5.4 and gymnasium 0.29.1; the arrow storage
+format, so neither h5py nor jax is needed). Per-step termination and truncation come from
+``infos[-1]`` of each demonstration (imitation marks every trajectory terminal).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from metail_envs.data import load_demos, load_references, resolve_task
+
+
+def default_dataset_id(task_id: str) -> str:
+    """``hopper-v1/test/03`` -> ``metail/hopper-v1-test-03/expert-v0``."""
+    return f"metail/{task_id.replace('/', '-')}/expert-v0"
+
+
+def export_minari(
+    task: str,
+    dataset_id: str | None = None,
+    data_dir: str | Path | None = None,
+    minari_root: str | Path | None = None,
+):
+    """Write the task's fixed demonstrations as a Minari dataset; returns the MinariDataset.
+
+    ``minari_root`` sets ``MINARI_DATASETS_PATH`` (default: Minari's own, ``~/.minari``).
+    """
+    try:
+        import minari
+        from minari.data_collector import EpisodeBuffer
+    except ImportError as e:
+        raise ImportError("the Minari export needs `pip install minari` (>=0.5)") from e
+    import gymnasium as gym
+
+    from metail_envs import ENV_ID
+
+    suite, t = resolve_task(task)
+    if minari_root is not None:
+        os.environ["MINARI_DATASETS_PATH"] = str(minari_root)
+    demos = load_demos(t, data_dir=data_dir)
+    buffers = []
+    for i, d in enumerate(demos):
+        end = d.infos[-1]
+        n = len(d.acts)
+        term = np.zeros(n, dtype=bool)
+        trunc = np.zeros(n, dtype=bool)
+        term[-1], trunc[-1] = bool(end["terminated"]), bool(end["truncated"])
+        buffers.append(
+            EpisodeBuffer(
+                id=i,
+                seed=int(end["seed"]),
+                observations=np.asarray(d.obs, dtype=np.float64),
+                actions=np.asarray(d.acts, dtype=np.float32),
+                rewards=list(map(float, d.rews)),
+                terminations=term.tolist(),
+                truncations=trunc.tolist(),
+                infos={},
+            )
+        )
+    ref = load_references_for(t.id, suite.name, data_dir)
+    env = gym.make(ENV_ID, **t.params)  # plain keywords: Minari can recover the env from its spec
+    return minari.create_dataset_from_buffers(
+        dataset_id=dataset_id or default_dataset_id(t.id),
+        buffer=buffers,
+        env=env.spec,
+        eval_env=env.spec,
+        algorithm_name="SB3 PPO expert (metail baselines/experts), deterministic actions",
+        code_permalink="https://github.com/metail/metail/tree/main/baselines/experts",
+        author="metail",
+        author_email="metail@example.org",
+        ref_min_score=ref["random_mean"] if ref else None,
+        ref_max_score=ref["expert_mean"] if ref else None,
+        description=f"Expert demonstrations of metail task {t.id}: {t.params}",
+        data_format="arrow",
+        requirements=["metail"],
+    )
+
+
+def load_references_for(task_id: str, suite: str, data_dir: str | Path | None) -> dict | None:
+    """The task's references from the manifest (``None`` when the suite is incomplete)."""
+    from metail_envs.data import DataError, load_manifest
+
+    try:
+        return load_references(suite, data_dir)[task_id]
+    except DataError:
+        entry = load_manifest(data_dir).get("tasks", {}).get(task_id)
+        if entry is None:
+            return None
+        return {
+            "expert_mean": entry["expert"]["mean_return"],
+            "random_mean": entry["random"]["mean_return"],
+        }

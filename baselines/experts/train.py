@@ -1,0 +1,499 @@
+"""PPO experts: train on one task or a task distribution, checkpoint, resume, keep the best.
+
+One run lives in one directory::
+
+    state.json              config, task(s), steps done, best evaluation, wall time, done flag
+    progress.csv            one row per checkpoint: steps, wall time, evaluation, training return
+    last.zip, last_vecnormalize.pkl        the latest checkpoint (PPO with optimizer + VecNormalize)
+    best_ckpt.zip, best_vecnormalize.pkl   the best evaluated checkpoint, resumable / fine-tunable
+    best.zip                the best evaluated policy with VecNormalize folded in: the expert
+
+Every ``checkpoint_every`` steps the run evaluates the policy it would ship (normalisation folded
+into the first layers, acting on raw observations, deterministic actions) and checkpoints, so an
+interrupted run loses at most one interval, and ``resume=True`` continues from ``last.zip``.
+PPO on Hopper collapses and recovers, so the expert is the best evaluated checkpoint, not the
+last. The run stops at ``total_steps``, or, once ``min_steps`` are done, when the best
+evaluation reaches ``target_return`` or has not improved for ``patience`` checkpoints.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from baselines.experts.evaluate import SELECT_SEED, evaluate_policy
+from metail_envs import ENV_ID
+from metail_envs.tasks import Task
+
+CONFIG_DIR = Path(__file__).parent / "configs"
+CSV_FIELDS = (
+    "steps",
+    "wall_s",
+    "eval_mean",
+    "eval_std",
+    "eval_min",
+    "train_return",
+    "best_mean",
+    "best_steps",
+)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Hyperparameters and schedule of one PPO run (a JSON file under ``configs/``)."""
+
+    ppo: dict[str, Any]
+    normalize: dict[str, Any] = field(default_factory=dict)
+    n_envs: int = 1
+    seed: int = 0
+    total_steps: int = 1_000_000
+    min_steps: int = 0
+    target_return: float | None = None
+    checkpoint_every: int = 49_152
+    eval_episodes: int = 10
+    patience: int | None = None
+    """Stop (after ``min_steps``) when the best evaluation has not improved for this many
+    checkpoints."""
+    init_log_std: float | None = None
+    """Fine-tuning (``init_from``): reset the policy's log standard deviation to this value, so
+    a converged expert explores again on the new task (the deterministic policy is unchanged)."""
+    lr_decay: bool = False
+    """Decay the learning rate linearly to 0 over ``total_steps`` (stepwise, per checkpoint)."""
+    description: str = ""
+
+    @classmethod
+    def load(cls, path: str | Path, **overrides: Any) -> TrainConfig:
+        """Read a config file (a bare name means ``configs/<name>.json``); ``None`` overrides
+        are ignored, so CLI flags left unset keep the file's values."""
+        p = Path(path)
+        if not p.suffix and not p.exists():
+            p = CONFIG_DIR / f"{p}.json"
+        if not p.exists():
+            raise FileNotFoundError(f"training config {p} not found; available: {available()}")
+        data = json.loads(p.read_text())
+        unknown = set(data) - set(cls.__dataclass_fields__)
+        if unknown:
+            raise ValueError(f"{p}: unknown config keys {sorted(unknown)}")
+        cfg = cls(**data)
+        return replace(cfg, **{k: v for k, v in overrides.items() if v is not None})
+
+    def __post_init__(self) -> None:
+        for name in ("n_envs", "total_steps", "checkpoint_every", "eval_episodes"):
+            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
+                raise ValueError(
+                    f"config {name} must be a positive int, got {getattr(self, name)!r}"
+                )
+
+    def ppo_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments of ``stable_baselines3.PPO`` (net_arch / activation -> policy_kwargs)."""
+        import torch
+
+        kw = dict(self.ppo)
+        arch = kw.pop("net_arch", [64, 64])
+        act = kw.pop("activation", "tanh")
+        acts = {"tanh": torch.nn.Tanh, "relu": torch.nn.ReLU}
+        if act not in acts:
+            raise ValueError(f"config ppo.activation must be one of {list(acts)}, got {act!r}")
+        if not arch:
+            raise ValueError(
+                "config ppo.net_arch must have at least one layer (normalisation is "
+                "folded into the first one)"
+            )
+        kw["policy_kwargs"] = {"net_arch": list(arch), "activation_fn": acts[act]}
+        return kw
+
+
+def resolve_tasks(specs: Sequence[str]) -> list[Task]:
+    """Task ids (``hopper-v1/test/03``) or whole splits (``hopper-v1/train``) -> Tasks."""
+    from metail_envs.data import resolve_task
+    from metail_envs.tasks import SPLITS, load_suite
+
+    tasks: list[Task] = []
+    for spec in specs:
+        parts = spec.split("/")
+        if len(parts) == 2 and parts[1] in SPLITS:
+            tasks.extend(load_suite(parts[0]).split(parts[1]))
+        else:
+            tasks.append(resolve_task(spec)[1])
+    return tasks
+
+
+def available() -> list[str]:
+    return sorted(p.stem for p in CONFIG_DIR.glob("*.json"))
+
+
+@dataclass
+class TrainResult:
+    """What a finished (or resumed-and-finished) run reached."""
+
+    out_dir: Path
+    steps: int
+    best_mean: float
+    best_steps: int
+    wall_s: float
+    done: bool
+
+    @property
+    def expert_path(self) -> Path:
+        return self.out_dir / "best.zip"
+
+
+# --- environments ----------------------------------------------------------------------------
+
+
+class TaskCycler(gym.Wrapper):
+    """Switches the environment to a task drawn (seeded) from ``tasks`` at every reset."""
+
+    def __init__(self, env: gym.Env, tasks: Sequence[Task], seed: int) -> None:
+        super().__init__(env)
+        self.tasks = list(tasks)
+        self.rng = np.random.default_rng(seed)
+
+    def reset(self, **kwargs: Any) -> tuple[np.ndarray, dict[str, Any]]:
+        self.env.unwrapped.set_task(self.tasks[int(self.rng.integers(len(self.tasks)))])
+        return self.env.reset(**kwargs)
+
+
+class TaskIdInfo(gym.Wrapper):
+    """Replaces ``info["task"]`` by its id: SB3 deep-copies infos at every step, and an id is
+    cheaper to copy than a Task (and always picklable)."""
+
+    def reset(self, **kwargs: Any) -> tuple[np.ndarray, dict[str, Any]]:
+        obs, info = self.env.reset(**kwargs)
+        return obs, _task_id(info)
+
+    def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        return obs, reward, terminated, truncated, _task_id(info)
+
+
+def _task_id(info: dict[str, Any]) -> dict[str, Any]:
+    if "task" in info:
+        info = {**info, "task": info["task"].id}
+    return info
+
+
+def make_vec_env(tasks: Sequence[Task], n_envs: int, seed: int, observe_context: bool = False):
+    """``n_envs`` monitored HopperVariant envs in a DummyVecEnv (one process, one core)."""
+    from stable_baselines3.common.monitor import Monitor
+    from stable_baselines3.common.vec_env import DummyVecEnv
+
+    def factory(i: int) -> Callable[[], gym.Env]:
+        def make() -> gym.Env:
+            env = gym.make(ENV_ID, task=tasks[0], observe_context=observe_context)
+            if len(tasks) > 1:
+                env = TaskCycler(env, tasks, seed + 7919 * i)
+            return Monitor(TaskIdInfo(env))
+
+        return make
+
+    return DummyVecEnv([factory(i) for i in range(n_envs)])
+
+
+# --- normalisation folded into the policy -----------------------------------------------------
+
+_FIRST_LAYERS = ("mlp_extractor.policy_net.0", "mlp_extractor.value_net.0")
+
+
+def folded_state_dict(model, vecnorm) -> dict[str, Any]:
+    """The policy's weights with VecNormalize's observation normalisation folded in.
+
+    ``W (x - mu) / sigma + b == (W / sigma) x + (b - (W / sigma) mu)``: the first linear layer of
+    the actor and of the critic absorb the affine normalisation, so the result is an ordinary
+    ``MlpPolicy`` acting on raw observations. VecNormalize's clip at ``clip_obs`` standard
+    deviations is dropped; the shipped policy is evaluated as folded, so that is what is measured.
+    """
+    import torch
+
+    sd = {k: v.detach().clone() for k, v in model.policy.state_dict().items()}
+    if vecnorm is None or not vecnorm.norm_obs:
+        return sd
+    mean = torch.as_tensor(vecnorm.obs_rms.mean, dtype=torch.float64)
+    std = torch.sqrt(torch.as_tensor(vecnorm.obs_rms.var, dtype=torch.float64) + vecnorm.epsilon)
+    for layer in _FIRST_LAYERS:
+        w, b = sd[f"{layer}.weight"], sd[f"{layer}.bias"]
+        w2 = w.double() / std
+        sd[f"{layer}.weight"] = w2.to(w.dtype)
+        sd[f"{layer}.bias"] = (b.double() - w2 @ mean).to(b.dtype)
+    return sd
+
+
+class _Folded:
+    """Temporarily puts the folded weights into ``model.policy`` (restored on exit)."""
+
+    def __init__(self, model, vecnorm) -> None:
+        self.model, self.vecnorm = model, vecnorm
+
+    def __enter__(self):
+        self.saved = {k: v.detach().clone() for k, v in self.model.policy.state_dict().items()}
+        self.model.policy.load_state_dict(folded_state_dict(self.model, self.vecnorm))
+        return self.model
+
+    def __exit__(self, *exc: object) -> None:
+        self.model.policy.load_state_dict(self.saved)
+
+
+def export_expert(model, vecnorm, path: str | Path) -> Path:
+    """Save the policy with normalisation folded in as an ordinary SB3 zip (``PPO.load`` reads
+    it and its ``predict`` acts on raw observations)."""
+    path = Path(path)
+    with _Folded(model, vecnorm):
+        _atomic(path, lambda tmp: model.save(tmp))
+    return path
+
+
+# --- files ------------------------------------------------------------------------------------
+
+
+def _atomic(path: Path, write: Callable[[Path], None]) -> None:
+    """Write through a temporary file and rename, so an interruption never leaves half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".tmp-{os.getpid()}-{path.name}")
+    write(tmp)
+    if not tmp.exists() and tmp.with_suffix(tmp.suffix + ".zip").exists():
+        tmp = tmp.with_suffix(tmp.suffix + ".zip")  # SB3 appends .zip to names without it
+    os.replace(tmp, path)
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    _atomic(path, lambda tmp: tmp.write_text(json.dumps(data, indent=1) + "\n"))
+
+
+def checkpoint_paths(run_dir: str | Path, which: str = "last") -> tuple[Path, Path]:
+    """The (model zip, VecNormalize pickle) of a run's ``"last"`` or ``"best"`` checkpoint."""
+    d = Path(run_dir)
+    if which == "last":
+        return d / "last.zip", d / "last_vecnormalize.pkl"
+    if which == "best":
+        return d / "best_ckpt.zip", d / "best_vecnormalize.pkl"
+    raise ValueError(f"which must be 'last' or 'best', got {which!r}")
+
+
+def _load(zip_path: Path, pkl_path: Path, venv):
+    from stable_baselines3 import PPO
+    from stable_baselines3.common.vec_env import VecNormalize
+
+    for p in (zip_path, pkl_path):
+        if not p.exists():
+            raise FileNotFoundError(f"checkpoint file {p} is missing")
+    vecnorm = VecNormalize.load(str(pkl_path), venv)
+    vecnorm.training = True
+    model = PPO.load(zip_path, env=vecnorm, device="cpu")
+    return model, vecnorm
+
+
+def _read_csv(path: Path) -> list[dict[str, str]]:
+    if not path.exists():
+        return []
+    with path.open() as f:
+        return list(csv.DictReader(f))
+
+
+def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
+    def write(tmp: Path) -> None:
+        with tmp.open("w", newline="") as f:
+            w = csv.DictWriter(f, CSV_FIELDS)
+            w.writeheader()
+            w.writerows(rows)
+
+    _atomic(path, write)
+
+
+# --- training -------------------------------------------------------------------------------
+
+
+def _progress_callback(bar):
+    from stable_baselines3.common.callbacks import BaseCallback
+
+    class Progress(BaseCallback):
+        def _on_step(self) -> bool:
+            bar.update(self.training_env.num_envs)
+            return True
+
+    return Progress()
+
+
+def train(
+    tasks: Task | Sequence[Task],
+    config: TrainConfig,
+    out_dir: str | Path,
+    *,
+    resume: bool = False,
+    init_from: str | Path | None = None,
+    observe_context: bool = False,
+    progress: bool = True,
+    log: Callable[[str], None] = print,
+) -> TrainResult:
+    """Train (or continue) a PPO expert on ``tasks``: one task, or several drawn at each reset.
+
+    ``init_from`` is a run directory whose best checkpoint (weights and normalisation statistics)
+    starts this run: the per-task fine-tuning of a base expert. ``resume`` continues a run in
+    ``out_dir`` from its last checkpoint (or starts it, if there is none); without it an existing
+    run in ``out_dir`` is an error rather than silently overwritten.
+    """
+    import torch
+    from stable_baselines3 import PPO
+    from stable_baselines3.common.vec_env import VecNormalize
+    from tqdm.auto import tqdm
+
+    tasks = [tasks] if isinstance(tasks, Task) else list(tasks)
+    if not tasks or not all(isinstance(t, Task) for t in tasks):
+        raise TypeError(f"tasks must be a Task or a non-empty sequence of Tasks, got {tasks!r}")
+    out_dir = Path(out_dir)
+    state_path, csv_path = out_dir / "state.json", out_dir / "progress.csv"
+    state: dict[str, Any] = json.loads(state_path.read_text()) if state_path.exists() else {}
+    if state and not resume:
+        raise FileExistsError(
+            f"{out_dir} already holds a run (state.json); pass --resume to continue it, "
+            "or choose another --out"
+        )
+    if state and _finished(state, config):
+        log(f"{out_dir}: already done (best {state['best_mean']:.0f} at {state['best_steps']})")
+        return _result(out_dir, state)
+
+    torch.set_num_threads(1)
+    venv = make_vec_env(tasks, config.n_envs, config.seed, observe_context)
+    last_zip, last_pkl = checkpoint_paths(out_dir, "last")
+    if state and last_zip.exists():
+        model, vecnorm = _load(last_zip, last_pkl, venv)
+        log(f"{out_dir}: resuming at step {model.num_timesteps}")
+    elif init_from is not None:
+        model, vecnorm = _load(*checkpoint_paths(init_from, "best"), venv)
+        model.num_timesteps, model._episode_num = 0, 0
+        if config.init_log_std is not None:
+            with torch.no_grad():
+                model.policy.log_std.fill_(config.init_log_std)
+        log(f"{out_dir}: starting from {init_from}")
+    else:
+        vecnorm = VecNormalize(venv, gamma=config.ppo.get("gamma", 0.99), **config.normalize)
+        model = PPO("MlpPolicy", vecnorm, seed=config.seed, device="cpu", **config.ppo_kwargs())
+    model.set_random_seed(config.seed + model.num_timesteps)
+    if not state:
+        state = {
+            "tasks": [t.to_json() for t in tasks],
+            "config": asdict(config),
+            "observe_context": observe_context,
+            "init_from": None if init_from is None else str(init_from),
+            "steps": 0,
+            "best_mean": -np.inf,
+            "best_steps": 0,
+            "wall_s": 0.0,
+            "done": False,
+        }
+    steps = model.num_timesteps
+    rows = [r for r in _read_csv(csv_path) if int(r["steps"]) <= steps]
+    eval_tasks = tasks[: config.eval_episodes]
+    per_task = max(1, config.eval_episodes // len(eval_tasks))
+
+    bar = tqdm(
+        total=config.total_steps,
+        initial=steps,
+        disable=not progress,
+        unit="step",
+        desc=out_dir.name,
+        smoothing=0.05,
+    )
+    callback = _progress_callback(bar)
+    done = False
+    evaluate_start = init_from is not None and not rows  # what fine-tuning starts from
+    while not done:
+        t0 = time.perf_counter()
+        chunk = 0 if evaluate_start else min(config.checkpoint_every, config.total_steps - steps)
+        evaluate_start = False
+        if chunk > 0:
+            if config.lr_decay:
+                from stable_baselines3.common.utils import get_schedule_fn
+
+                lr = config.ppo.get("learning_rate", 3e-4) * (1 - steps / config.total_steps)
+                model.lr_schedule = get_schedule_fn(lr)
+            model.learn(chunk, reset_num_timesteps=False, callback=callback, progress_bar=False)
+        steps = model.num_timesteps
+        with _Folded(model, vecnorm) as folded:
+            rets = np.concatenate(
+                [evaluate_policy(folded, t, per_task, seed=SELECT_SEED)[0] for t in eval_tasks]
+            )
+        train_ret = [ep["r"] for ep in model.ep_info_buffer]
+        if rets.mean() > state["best_mean"]:
+            state["best_mean"], state["best_steps"] = float(rets.mean()), steps
+            export_expert(model, vecnorm, out_dir / "best.zip")
+            _atomic(out_dir / "best_ckpt.zip", lambda tmp: model.save(tmp))
+            _atomic(out_dir / "best_vecnormalize.pkl", lambda tmp: vecnorm.save(tmp))
+        state["wall_s"] += time.perf_counter() - t0
+        state["steps"] = steps
+        state["done"] = done = _finished(state, config)
+        rows.append(
+            {
+                "steps": steps,
+                "wall_s": round(state["wall_s"], 1),
+                "eval_mean": round(float(rets.mean()), 1),
+                "eval_std": round(float(rets.std()), 1),
+                "eval_min": round(float(rets.min()), 1),
+                "train_return": round(float(np.mean(train_ret)), 1) if train_ret else "",
+                "best_mean": round(state["best_mean"], 1),
+                "best_steps": state["best_steps"],
+            }
+        )
+        _write_csv(csv_path, rows)
+        _atomic(last_zip, lambda tmp: model.save(tmp))
+        _atomic(last_pkl, lambda tmp: vecnorm.save(tmp))
+        _write_json(state_path, state)
+        bar.set_postfix(eval=f"{rets.mean():.0f}", best=f"{state['best_mean']:.0f}")
+        log(
+            f"{out_dir.name}: step {steps} eval {rets.mean():.0f}±{rets.std():.0f} "
+            f"best {state['best_mean']:.0f}@{state['best_steps']} ({state['wall_s']:.0f}s)"
+        )
+    bar.close()
+    venv.close()
+    return _result(out_dir, state)
+
+
+def _finished(state: dict[str, Any], config: TrainConfig) -> bool:
+    """Done: all steps taken; or, after ``min_steps``, the target reached or no new best for
+    ``patience`` checkpoints (a resume with a larger budget continues a finished run)."""
+    if state["steps"] >= config.total_steps:
+        return True
+    if state["steps"] < config.min_steps:
+        return False
+    if config.target_return is not None and state["best_mean"] >= config.target_return:
+        return True
+    stale = state["steps"] - state["best_steps"]
+    return config.patience is not None and stale >= config.patience * config.checkpoint_every
+
+
+def _result(out_dir: Path, state: dict[str, Any]) -> TrainResult:
+    return TrainResult(
+        out_dir,
+        state["steps"],
+        state["best_mean"],
+        state["best_steps"],
+        state["wall_s"],
+        state["done"],
+    )
+
+
+def drop_checkpoints(run_dir: str | Path) -> None:
+    """Delete a finished run's resumable checkpoints, keeping best.zip, state and progress."""
+    for which in ("last", "best"):
+        for p in checkpoint_paths(run_dir, which):
+            Path(p).unlink(missing_ok=True)
+
+
+def copy_expert(run_dir: str | Path, dest: str | Path) -> Path:
+    """Copy a run's expert (best.zip) to ``dest``."""
+    src = Path(run_dir) / "best.zip"
+    if not src.exists():
+        raise FileNotFoundError(f"{src} missing: the run in {run_dir} has not evaluated yet")
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    _atomic(dest, lambda tmp: shutil.copyfile(src, tmp))
+    return dest

@@ -1,0 +1,155 @@
+"""Score agents on tasks ``metail evaluate`` does not score: validation and nominal Hopper.
+
+``metail evaluate`` scores only the test and ood splits, and hyperparameters must be chosen
+without them. This holds out ``--val-tasks`` training tasks (evenly spaced over the suite's
+training split, fixed), meta-trains on the others, and scores adaptation on the held-out ones
+exactly as the protocol does (fresh load of the saved agent per adaptation, the protocol's K
+values, episodes and reset seeds, normalised by the tasks' expert and random references)::
+
+    python -m baselines.validate --agent maml_bc --kwargs '{"inner_lr": 0.02}' --seeds 0 1
+
+``--tasks hopper-v1/nominal`` scores the nominal Hopper instead (with its own fixed
+demonstrations), meta-training on all 40 training tasks; test and ood ids are refused.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from metail_envs.tasks import DEFAULT_SUITE
+
+
+def validation_split(n_val: int, suite_name: str = DEFAULT_SUITE) -> tuple[list, list]:
+    """(meta-training tasks, validation tasks) of the suite's training split."""
+    import metail_envs
+
+    train = list(metail_envs.load_suite(suite_name).train)
+    if not 0 < n_val < len(train):
+        raise ValueError(f"val_tasks={n_val} is invalid; accepted: 1..{len(train) - 1}")
+    val_idx = set(np.linspace(0, len(train) - 1, n_val).round().astype(int).tolist())
+    return [t for i, t in enumerate(train) if i not in val_idx], [train[i] for i in sorted(val_idx)]
+
+
+def explicit_split(task_ids: Sequence[str], suite_name: str = DEFAULT_SUITE) -> tuple[list, list]:
+    """(meta-training tasks, the given tasks): training or nominal tasks only."""
+    import metail_envs
+
+    suite = metail_envs.load_suite(suite_name)
+    allowed = {t.id: t for t in [*suite.train, suite.nominal]}
+    refused = [t for t in task_ids if t not in allowed]
+    if refused or not task_ids:
+        raise ValueError(
+            f"tasks {refused or list(task_ids)} are refused: only training and nominal tasks may "
+            "be scored here (test and ood are scored by `metail evaluate` alone)"
+        )
+    chosen = [allowed[t] for t in task_ids]
+    return [t for t in suite.train if t.id not in task_ids], chosen
+
+
+def validate(
+    agent: str,
+    kwargs: dict[str, Any],
+    *,
+    seeds: Sequence[int] = (0,),
+    n_val: int = 8,
+    k_values: Sequence[int] | None = None,
+    episodes: int | None = None,
+    max_steps: int | None = None,
+    data_dir: str | Path | None = None,
+    tasks: Sequence[str] | None = None,
+) -> dict[str, Any]:
+    """Scores of ``agent(**kwargs)`` per seed, task and K on the validation tasks, or on
+    ``tasks`` (training or nominal task ids; training ones are then left out of meta-training)."""
+    from baselines.base import seed_all
+    from metail_envs import data
+    from metail_envs.benchmark import ProtocolConfig, resolve_agent
+    from metail_envs.benchmark.evaluation import make_envs, run_episodes
+    from metail_envs.benchmark.protocol import job_seed
+    from metail_envs.benchmark.stats import iqm, normalised_score
+
+    protocol = ProtocolConfig()
+    k_values = tuple(protocol.k_values if k_values is None else k_values)
+    episodes = protocol.episodes if episodes is None else episodes
+    max_steps = protocol.max_steps if max_steps is None else max_steps
+    reset_seeds = [protocol.reset_seed_base + i for i in range(episodes)]
+    cls = resolve_agent(agent)
+    train, val = validation_split(n_val) if tasks is None else explicit_split(tasks)
+    refs = data.load_references(DEFAULT_SUITE, data_dir=data_dir)
+    demos = {t.id: data.load_demos(t, data_dir=data_dir) for t in train}
+    rows: list[dict[str, Any]] = []
+    for seed in seeds:
+        seed_all(seed)
+        start = time.perf_counter()
+        learner = cls(**kwargs)
+        learner.meta_train(demos, seed)
+        meta_train_s = time.perf_counter() - start
+        with tempfile.TemporaryDirectory() as ckpt:
+            learner.save(Path(ckpt))
+            for task in val:
+                for k in k_values:
+                    fresh = cls.load(Path(ckpt))
+                    seed_all(job_seed(seed, task.id, k))
+                    start = time.perf_counter()
+                    policy = fresh.adapt(data.load_demos(task, n=k, data_dir=data_dir) if k else [])
+                    adapt_s = time.perf_counter() - start
+                    envs = make_envs(task, episodes, max_steps)
+                    returns, _ = run_episodes(policy, envs, reset_seeds)
+                    ref = refs[task.id]
+                    score = normalised_score(
+                        float(np.mean(returns)), ref["random_mean"], ref["expert_mean"]
+                    )
+                    rows.append({"seed": seed, "task": task.id, "k": k, "score": float(score),
+                                 "adapt_s": adapt_s, "meta_train_s": meta_train_s})  # fmt: skip
+    summary = {
+        str(k): {
+            "iqm": float(iqm(np.array([r["score"] for r in rows if r["k"] == k]))),
+            "mean": float(np.mean([r["score"] for r in rows if r["k"] == k])),
+        }
+        for k in k_values
+    }
+    return {"agent": agent, "kwargs": kwargs, "val_tasks": [t.id for t in val],
+            "summary": summary, "rows": rows}  # fmt: skip
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--agent", required=True, help="short name or 'module:Class'")
+    p.add_argument("--kwargs", default="{}", help="constructor kwargs as a JSON object")
+    p.add_argument("--seeds", type=int, nargs="+", default=[0])
+    p.add_argument("--val-tasks", type=int, default=8, help="held-out training tasks")
+    p.add_argument(
+        "--tasks",
+        nargs="+",
+        metavar="TASK_ID",
+        help="score these training or nominal tasks instead (e.g. hopper-v1/nominal)",
+    )
+    p.add_argument("--k-values", type=int, nargs="+")
+    p.add_argument("--episodes", type=int)
+    p.add_argument("--max-steps", type=int)
+    p.add_argument("--data-dir")
+    p.add_argument("--out", help="write the full result as JSON here")
+    a = p.parse_args(argv)
+    import torch
+
+    torch.set_num_threads(1)
+    result = validate(
+        a.agent, json.loads(a.kwargs), seeds=a.seeds, n_val=a.val_tasks, k_values=a.k_values,
+        episodes=a.episodes, max_steps=a.max_steps, data_dir=a.data_dir, tasks=a.tasks,
+    )  # fmt: skip
+    if a.out:
+        Path(a.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(a.out).write_text(json.dumps(result, indent=1))
+    print(json.dumps({"agent": a.agent, "kwargs": result["kwargs"], **result["summary"]}))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

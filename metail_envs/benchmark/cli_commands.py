@@ -1,0 +1,116 @@
+"""``metail evaluate`` and ``metail leaderboard``: argument parsing only.
+
+Everything they do is :func:`metail_envs.benchmark.evaluate` and
+:func:`metail_envs.benchmark.render_leaderboard`; this module imports nothing heavy at import
+time so that ``metail --help`` stays instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from .protocol import EPISODES, K_VALUES, MAX_STEPS, MIN_SEEDS, PROTOCOL_NAME, SPLITS
+
+EVALUATE_HELP = f"evaluate agents under the benchmark protocol ({PROTOCOL_NAME})"
+LEADERBOARD_HELP = "validate result files and render the leaderboard (Markdown, HTML, PNG)"
+
+
+def evaluate_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--agent",
+        action="append",
+        required=True,
+        metavar="AGENT",
+        help="'package.module:Class' or a short name (random, expert, or a 'metail.agents' "
+        "entry point); repeat to evaluate several agents",
+    )
+    p.add_argument(
+        "--agent-kwargs", metavar="JSON", help="constructor kwargs (JSON object; one agent only)"
+    )
+    p.add_argument("--name", help="leaderboard name of the agent (one agent only)")
+    p.add_argument(
+        "--seeds", type=int, default=MIN_SEEDS, help=f"meta-training seeds 0..N-1 ({MIN_SEEDS})"
+    )
+    p.add_argument("--out", required=True, metavar="DIR", help="directory for the result files")
+    p.add_argument("--workers", type=int, help="parallel worker processes (default: all cores)")
+    p.add_argument("--resume", action="store_true", help="finish the result files in --out")
+    p.add_argument(
+        "--splits",
+        nargs="+",
+        choices=SPLITS,
+        help="splits to evaluate (default: all, or those of --tasks)",
+    )
+    p.add_argument("--tasks", nargs="+", metavar="TASK_ID", help="evaluate only these tasks")
+    p.add_argument("--data-dir", help="expert data directory (default: METAIL_DATA_DIR or repo)")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    p.add_argument(
+        "--leaderboard", action="store_true", help="render and print the leaderboard of --out"
+    )
+    smoke = p.add_argument_group("non-standard settings (smoke runs; flagged on the leaderboard)")
+    smoke.add_argument("--k-values", type=int, nargs="+", default=list(K_VALUES), metavar="K")
+    smoke.add_argument("--episodes", type=int, default=EPISODES)
+    smoke.add_argument("--max-steps", type=int, default=MAX_STEPS)
+    smoke.add_argument("--train-tasks", nargs="+", metavar="TASK_ID")
+
+
+def _agents(a: argparse.Namespace) -> list:
+    from .agent import AgentSpec
+
+    if (a.agent_kwargs or a.name) and len(a.agent) != 1:
+        raise ValueError("--agent-kwargs and --name need exactly one --agent")
+    kwargs = {}
+    if a.agent_kwargs:
+        try:
+            kwargs = json.loads(a.agent_kwargs)
+        except json.JSONDecodeError as e:
+            raise ValueError(f"--agent-kwargs is not valid JSON: {e}") from e
+        if not isinstance(kwargs, dict):
+            raise ValueError(f"--agent-kwargs must be a JSON object, got {a.agent_kwargs!r}")
+    return [AgentSpec(spec, kwargs, a.name) for spec in a.agent]
+
+
+def run_evaluate(a: argparse.Namespace) -> int:
+    from .protocol import ProtocolConfig
+    from .runner import evaluate
+
+    splits = a.splits or [s for s in SPLITS if any(f"/{s}/" in t for t in a.tasks or [f"/{s}/"])]
+    config = ProtocolConfig(
+        splits=tuple(splits),
+        k_values=tuple(a.k_values),
+        episodes=a.episodes,
+        max_steps=a.max_steps,
+        tasks=tuple(a.tasks) if a.tasks else None,
+        train_tasks=tuple(a.train_tasks) if a.train_tasks else None,
+    )
+    paths = evaluate(
+        _agents(a),
+        out=a.out,
+        seeds=a.seeds,
+        config=config,
+        workers=a.workers,
+        resume=a.resume,
+        data_dir=a.data_dir,
+        progress=not a.no_progress,
+    )
+    print(f"{len(paths)} result files under {a.out}", file=sys.stderr)
+    if a.leaderboard:
+        return run_leaderboard(argparse.Namespace(dir=a.out, out=None, data_dir=a.data_dir))
+    return 0
+
+
+def leaderboard_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("dir", metavar="DIR", help="directory of result files (metail evaluate --out)")
+    p.add_argument("--out", metavar="DIR", help="where to write it (default: DIR/leaderboard)")
+    p.add_argument("--data-dir", help="expert data directory (default: METAIL_DATA_DIR or repo)")
+
+
+def run_leaderboard(a: argparse.Namespace) -> int:
+    from .leaderboard import render_leaderboard
+
+    board = render_leaderboard(a.dir, a.out, data_dir=a.data_dir)
+    print(board.markdown())
+    for kind, path in board.outputs.items():
+        print(f"{kind}: {path}", file=sys.stderr)
+    return 0

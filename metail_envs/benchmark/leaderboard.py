@@ -1,0 +1,489 @@
+"""The leaderboard: validate every result file, aggregate the valid ones, render them.
+
+Nothing unvalidated is scored. A file of another protocol version, split file, demonstration set
+or evaluation setting, or a malformed, edited or unfinished one, is listed with its reason and
+left out. The rest are aggregated per agent and per (split, K) with :mod:`.stats` and rendered as
+a Markdown table, an HTML page and PNG plots.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import results as R
+from . import stats
+from .protocol import (
+    BASELINE_AGENT,
+    BOOTSTRAP_RESAMPLES,
+    BOOTSTRAP_SEED,
+    CONFIDENCE,
+    FAILED_SCORE,
+    MIN_SEEDS,
+    PROTOCOL_NAME,
+    ProtocolConfig,
+)
+
+Cell = tuple[str, int]
+"""A (split, K) column of the leaderboard."""
+
+
+@dataclass
+class Excluded:
+    """A result file left out, and why."""
+
+    path: str
+    reasons: list[str]
+
+
+@dataclass
+class Entry:
+    """One agent's aggregated results."""
+
+    name: str
+    spec: str
+    privileged: bool
+    seeds: list[int]
+    files: list[str]
+    scores: dict[Cell, np.ndarray] = field(default_factory=dict)
+    """(seeds, tasks) normalised scores, failed jobs counted as ``FAILED_SCORE``."""
+    failures: dict[Cell, int] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+    meta_train_s: float | None = None
+    adapt_s: tuple[float, float] | None = None
+    summary: dict[Cell, dict[str, Any]] = field(default_factory=dict)
+
+
+@dataclass
+class Leaderboard:
+    """Validated, aggregated results and the files that were left out."""
+
+    entries: list[Entry]
+    excluded: list[Excluded]
+    settings: dict[str, Any] | None
+    official: bool
+    tasks: dict[str, list[str]]
+    cells: list[Cell]
+    baseline: str
+    resamples: int
+    outputs: dict[str, Path] = field(default_factory=dict)
+
+    def markdown(self) -> str:
+        """The leaderboard as Markdown."""
+        return _markdown(self)
+
+
+def _result_files(root: Path) -> list[Path]:
+    base = root / "results" if (root / "results").is_dir() else root
+    return sorted(p for p in base.rglob("*.json") if p.is_file())
+
+
+def _current_expectations(data_dir: Any) -> tuple[str, str, dict[str, dict]]:
+    import metail_envs
+    from metail_envs import data as api
+
+    suite = metail_envs.load_suite(ProtocolConfig().suite)
+    return (
+        suite.sha256,
+        api.data_hash(suite, data_dir=data_dir),
+        api.load_references(suite, data_dir=data_dir),
+    )
+
+
+def _settings_key(doc: dict[str, Any]) -> str:
+    return json.dumps(ProtocolConfig.from_json(doc["config"]).settings(), sort_keys=True)
+
+
+def load_leaderboard(
+    results_dir: str | Path,
+    *,
+    data_dir: str | Path | None = None,
+    baseline: str = BASELINE_AGENT,
+    resamples: int = BOOTSTRAP_RESAMPLES,
+    seed: int = BOOTSTRAP_SEED,
+) -> Leaderboard:
+    """Validate every result file under ``results_dir`` and aggregate the valid ones.
+
+    The official settings are used when any valid file has them; otherwise the most common
+    settings among valid files, and the leaderboard says it is not the official one.
+    """
+    root = Path(results_dir)
+    if not root.is_dir():
+        raise FileNotFoundError(f"results_dir={str(root)!r} is not a directory")
+    suite_sha, dhash, refs = _current_expectations(data_dir)
+    excluded: list[Excluded] = []
+    valid: list[tuple[Path, dict[str, Any]]] = []
+    for path in _result_files(root):
+        try:
+            doc = R.read_result(path)
+            problems = R.validate_result(
+                doc, suite_sha256=suite_sha, data_hash=dhash, references=refs
+            )
+        except R.ResultError as e:
+            problems = [str(e)]
+        if problems:
+            excluded.append(Excluded(str(path), problems))
+        else:
+            valid.append((path, doc))
+
+    official_key = json.dumps(ProtocolConfig().settings(), sort_keys=True)
+    counts = Counter(_settings_key(doc) for _, doc in valid)
+    if official_key in counts or not counts:
+        key = official_key
+    else:
+        key = min(counts, key=lambda k: (-counts[k], k))
+    settings = json.loads(key)
+
+    groups: dict[tuple[str, int], list[tuple[Path, dict[str, Any]]]] = {}
+    for path, doc in valid:
+        if _settings_key(doc) != key:
+            excluded.append(
+                Excluded(str(path), [f"evaluation settings differ from this leaderboard's: {key}"])
+            )
+            continue
+        groups.setdefault((doc["agent"]["name"], doc["seed"]), []).append((path, doc))
+    chosen: dict[tuple[str, int], tuple[Path, dict[str, Any]]] = {}
+    for (name, agent_seed), items in groups.items():
+        if len({d["checksum"] for _, d in items}) > 1:
+            files = ", ".join(str(p) for p, _ in items)
+            for path, _ in items:
+                excluded.append(
+                    Excluded(
+                        str(path), [f"conflicting results for {name!r} seed {agent_seed}: {files}"]
+                    )
+                )
+            continue
+        chosen[(name, agent_seed)] = items[0]
+        excluded += [Excluded(str(p), [f"duplicate of {items[0][0]}"]) for p, _ in items[1:]]
+
+    config = ProtocolConfig.from_json({k: v for k, v in settings.items()})
+    docs = [d for _, d in chosen.values()]
+    tasks = {s: docs[0]["tasks"][s] for s in config.splits} if docs else {}
+    cells = [(s, k) for s in config.splits for k in config.k_values]
+    entries = _entries(chosen, tasks, cells)
+    board = Leaderboard(
+        entries, excluded, settings, key == official_key, tasks, cells, baseline, resamples
+    )
+    _summarise(board, resamples, seed)
+    if cells:
+        top = (cells[0][0], max(k for _, k in cells))
+        board.entries.sort(key=lambda e: (-e.summary[top]["iqm"], e.name))
+    return board
+
+
+def _entries(
+    chosen: dict[tuple[str, int], tuple[Path, dict[str, Any]]],
+    tasks: dict[str, list[str]],
+    cells: list[Cell],
+) -> list[Entry]:
+    by_agent: dict[str, list[tuple[Path, dict[str, Any]]]] = {}
+    for (name, _), item in sorted(chosen.items(), key=lambda kv: (kv[0][0], kv[0][1])):
+        by_agent.setdefault(name, []).append(item)
+    entries = []
+    for name, items in by_agent.items():
+        first = items[0][1]["agent"]
+        entry = Entry(
+            name=name,
+            spec=first["spec"],
+            privileged=bool(first.get("privileged", False)),
+            seeds=[d["seed"] for _, d in items],
+            files=[str(p) for p, _ in items],
+        )
+        adapt_times = []
+        meta_times = []
+        for cell in cells:
+            split, k = cell
+            mat = np.full((len(items), len(tasks[split])), FAILED_SCORE)
+            fails = 0
+            for row, (_, doc) in enumerate(items):
+                jobs = {(j["task"], j["k"]): j for j in doc["jobs"] if j["split"] == split}
+                for col, task in enumerate(tasks[split]):
+                    job = jobs[(task, k)]
+                    if job["status"] == "ok":
+                        mat[row, col] = job["score"]
+                    else:
+                        fails += 1
+                        first_line = job["error"].splitlines()[0]
+                        if first_line not in entry.errors:
+                            entry.errors.append(first_line)
+            entry.scores[cell] = mat
+            entry.failures[cell] = fails
+        for _, doc in items:
+            if doc["meta_train"]["time_s"] is not None:
+                meta_times.append(doc["meta_train"]["time_s"])
+            adapt_times += [j["adapt_time_s"] for j in doc["jobs"] if j["status"] == "ok"]
+        entry.meta_train_s = float(np.mean(meta_times)) if meta_times else None
+        entry.adapt_s = (
+            (float(np.mean(adapt_times)), float(np.max(adapt_times))) if adapt_times else None
+        )
+        entries.append(entry)
+    return entries
+
+
+def _summarise(board: Leaderboard, resamples: int, seed: int) -> None:
+    base = next((e for e in board.entries if e.name == board.baseline), None)
+    for entry in board.entries:
+        for cell in board.cells:
+            s = stats.summarise(
+                entry.scores[cell], resamples=resamples, confidence=CONFIDENCE, seed=seed
+            )
+            if base is not None and entry is not base:
+                x, y = entry.scores[cell], base.scores[cell]
+                s["poi"] = float(stats.probability_of_improvement(x, y))
+                s["poi_ci"] = list(
+                    stats.probability_of_improvement_ci(
+                        x, y, resamples=resamples, confidence=CONFIDENCE, seed=seed
+                    )
+                )
+            entry.summary[cell] = s
+
+
+# --- rendering ---------------------------------------------------------------------------------
+
+
+def _label(entry: Entry) -> str:
+    return f"{entry.name} (reference)" if entry.privileged or entry.name == "random" else entry.name
+
+
+def _f(x: float | None, digits: int = 1) -> str:
+    return "–" if x is None else f"{x:.{digits}f}"
+
+
+def _settings_text(board: Leaderboard) -> str:
+    if board.official:
+        return "official protocol settings"
+    s = board.settings or {}
+    parts = [f"{k}={v}" for k, v in s.items() if v != ProtocolConfig().settings().get(k)]
+    return "NON-STANDARD settings (" + ", ".join(parts) + "): not comparable with official results"
+
+
+def _main_rows(board: Leaderboard, split: str) -> tuple[list[str], list[list[str]]]:
+    ks = [k for s, k in board.cells if s == split]
+    header = ["agent", "seeds"]
+    for k in ks:
+        header += [f"K={k} IQM [95% CI]", f"K={k} mean"]
+    header += ["failures", "meta-train s/seed", "adapt s mean / max"]
+    rows = []
+    for e in board.entries:
+        seeds = f"{len(e.seeds)}" + (f" (< {MIN_SEEDS})" if len(e.seeds) < MIN_SEEDS else "")
+        row = [_label(e), seeds]
+        fails = total = 0
+        for k in ks:
+            s = e.summary[(split, k)]
+            lo, hi = s["iqm_ci"]
+            row += [f"{s['iqm']:.1f} [{lo:.1f}, {hi:.1f}]", f"{s['mean']:.1f}"]
+            fails += e.failures[(split, k)]
+            total += e.scores[(split, k)].size
+        adapt = "–" if e.adapt_s is None else f"{e.adapt_s[0]:.2f} / {e.adapt_s[1]:.2f}"
+        row += [f"{fails}/{total}", _f(e.meta_train_s), adapt]
+        rows.append(row)
+    return header, rows
+
+
+def _extra_rows(board: Leaderboard) -> tuple[list[str], list[list[str]]]:
+    header = ["agent", "split", "K", "median", "optimality gap", f"P(> {board.baseline}) [95% CI]"]
+    rows = []
+    for e in board.entries:
+        for split, k in board.cells:
+            s = e.summary[(split, k)]
+            poi = "–"
+            if "poi" in s:
+                poi = f"{s['poi']:.2f} [{s['poi_ci'][0]:.2f}, {s['poi_ci'][1]:.2f}]"
+            rows.append(
+                [_label(e), split, str(k), f"{s['median']:.1f}", f"{s['optimality_gap']:.1f}", poi]
+            )
+    return header, rows
+
+
+def _md_table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _intro(board: Leaderboard) -> list[str]:
+    return [
+        f"Protocol: {PROTOCOL_NAME}; {_settings_text(board)}.",
+        "Score per task: 100 × (R − R_random) / (R_expert − R_random). IQM over (seed × task) "
+        f"scores with a {CONFIDENCE:.0%} stratified-bootstrap interval ({board.resamples} "
+        "resamples, seeded). Failed jobs count as score 0. Reference agents prove the "
+        "normalisation (random ≈ 0, expert ≈ 100).",
+    ]
+
+
+def _markdown(board: Leaderboard) -> str:
+    out = ["# metail leaderboard", "", *_intro(board), ""]
+    if not board.entries:
+        out += ["No valid result files.", ""]
+    for split in board.tasks:
+        n = len(board.tasks[split])
+        out += [f"## split `{split}` ({n} tasks)", "", _md_table(*_main_rows(board, split)), ""]
+    if board.entries:
+        out += ["## Other aggregates", "", _md_table(*_extra_rows(board)), ""]
+    failing = [e for e in board.entries if e.errors]
+    if failing:
+        out += ["## Failures", ""]
+        for e in failing:
+            out += [f"- **{e.name}**: " + "; ".join(f"`{m}`" for m in e.errors[:5])]
+        out.append("")
+    if board.excluded:
+        out += ["## Files left out", ""]
+        out += [f"- `{x.path}`: " + "; ".join(x.reasons) for x in board.excluded]
+        out.append("")
+    return "\n".join(out)
+
+
+def _html_table(header: list[str], rows: list[list[str]]) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _html(board: Leaderboard, images: dict[str, Path]) -> str:
+    parts = ["<h1>metail leaderboard</h1>"] + [f"<p>{html.escape(p)}</p>" for p in _intro(board)]
+    for split in board.tasks:
+        parts.append(f"<h2>split <code>{html.escape(split)}</code></h2>")
+        parts.append(_html_table(*_main_rows(board, split)))
+    if board.entries:
+        parts += ["<h2>Other aggregates</h2>", _html_table(*_extra_rows(board))]
+    for title, path in images.items():
+        parts.append(f"<h2>{html.escape(title)}</h2><img src='{html.escape(path.name)}' alt=''>")
+    failing = [e for e in board.entries if e.errors]
+    if failing:
+        items = "".join(
+            f"<li><b>{html.escape(e.name)}</b>: {html.escape('; '.join(e.errors[:5]))}</li>"
+            for e in failing
+        )
+        parts.append(f"<h2>Failures</h2><ul>{items}</ul>")
+    if board.excluded:
+        items = "".join(
+            f"<li><code>{html.escape(x.path)}</code>: {html.escape('; '.join(x.reasons))}</li>"
+            for x in board.excluded
+        )
+        parts.append(f"<h2>Files left out</h2><ul>{items}</ul>")
+    style = (
+        "body{font-family:sans-serif;max-width:1200px;margin:auto}"
+        "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 8px}"
+        "img{max-width:100%}"
+    )
+    return (
+        "<!doctype html><html><head><meta charset='utf-8'><title>metail leaderboard</title>"
+        f"<style>{style}</style></head><body>{''.join(parts)}</body></html>\n"
+    )
+
+
+def _plots(board: Leaderboard, out: Path, seed: int) -> dict[str, Path]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    if not board.entries:
+        return {}
+    splits = list(board.tasks)
+    ks = sorted({k for _, k in board.cells})
+    names = [_label(e) for e in board.entries]
+    colors = plt.get_cmap("tab10")
+    paths: dict[str, Path] = {}
+
+    fig, axes = plt.subplots(
+        len(splits), len(ks), figsize=(3.2 * len(ks) + 3, 0.5 * len(names) * len(splits) + 1.5),
+        squeeze=False, sharex=True,
+    )  # fmt: skip
+    for i, split in enumerate(splits):
+        for j, k in enumerate(ks):
+            ax = axes[i][j]
+            for y, e in enumerate(board.entries):
+                s = e.summary[(split, k)]
+                lo, hi = s["iqm_ci"]
+                ax.plot([lo, hi], [y, y], color=colors(y % 10), lw=6, alpha=0.5)
+                ax.plot([s["iqm"]], [y], "|", color="k", ms=12)
+            ax.set_yticks(range(len(names)), names if j == 0 else [""] * len(names))
+            ax.axvline(0, color="grey", lw=0.5)
+            ax.set_ylim(len(names) - 0.5, -0.5)  # best first, at the top
+            ax.axvline(100, color="grey", lw=0.5, ls="--")
+            ax.set_title(f"{split}, K={k}")
+            ax.set_xlabel("IQM normalised score")
+    fig.tight_layout()
+    paths["IQM with 95% intervals"] = out / "iqm.png"
+    fig.savefig(paths["IQM with 95% intervals"], dpi=100)
+    plt.close(fig)
+
+    fig, axes = plt.subplots(
+        len(splits), len(ks), figsize=(3.6 * len(ks), 3.0 * len(splits)), squeeze=False,
+        sharey=True,
+    )  # fmt: skip
+    allscores = np.concatenate([m.ravel() for e in board.entries for m in e.scores.values()])
+    taus = np.linspace(min(0.0, allscores.min()), max(120.0, allscores.max()), 121)
+    for i, split in enumerate(splits):
+        for j, k in enumerate(ks):
+            ax = axes[i][j]
+            for y, e in enumerate(board.entries):
+                m = e.scores[(split, k)]
+                prof = stats.performance_profile(m, taus)
+                lo, hi = stats.performance_profile_ci(m, taus, resamples=board.resamples, seed=seed)
+                ax.plot(taus, prof, color=colors(y % 10), label=names[y])
+                ax.fill_between(taus, lo, hi, color=colors(y % 10), alpha=0.2)
+            ax.set_title(f"{split}, K={k}")
+            ax.set_xlabel("normalised score τ")
+            if j == 0:
+                ax.set_ylabel("fraction of runs > τ")
+    axes[0][-1].legend(fontsize="small")
+    fig.tight_layout()
+    paths["Performance profiles"] = out / "profiles.png"
+    fig.savefig(paths["Performance profiles"], dpi=100)
+    plt.close(fig)
+
+    fig, axes = plt.subplots(
+        1, len(splits), squeeze=False,
+        figsize=(sum(0.5 * len(t) + 5.0 for t in board.tasks.values()),
+                 0.3 * len(names) * len(ks) + 1.8),
+    )  # fmt: skip
+    for i, split in enumerate(splits):
+        ax = axes[0][i]
+        rows = [(e, k) for e in board.entries for k in ks]
+        grid = np.array([e.scores[(split, k)].mean(axis=0) for e, k in rows])
+        im = ax.imshow(grid, cmap="viridis", vmin=0, vmax=100, aspect="auto")
+        ax.set_yticks(range(len(rows)), [f"{_label(e)} K={k}" for e, k in rows], fontsize=7)
+        short = [t.rsplit("/", 1)[-1] for t in board.tasks[split]]
+        ax.set_xticks(range(len(short)), short, fontsize=7)
+        ax.set_title(f"{split}: mean score per task")
+        fig.colorbar(im, ax=ax, fraction=0.04)
+    fig.tight_layout()
+    paths["Per-task scores"] = out / "heatmap.png"
+    fig.savefig(paths["Per-task scores"], dpi=100)
+    plt.close(fig)
+    return paths
+
+
+def render_leaderboard(
+    results_dir: str | Path,
+    out_dir: str | Path | None = None,
+    *,
+    data_dir: str | Path | None = None,
+    baseline: str = BASELINE_AGENT,
+    resamples: int = BOOTSTRAP_RESAMPLES,
+    seed: int = BOOTSTRAP_SEED,
+) -> Leaderboard:
+    """Validate and aggregate ``results_dir``; write ``leaderboard.md``, ``leaderboard.html``
+    and the PNG plots to ``out_dir`` (default ``<results_dir>/leaderboard``)."""
+    board = load_leaderboard(
+        results_dir, data_dir=data_dir, baseline=baseline, resamples=resamples, seed=seed
+    )
+    out = Path(out_dir) if out_dir is not None else Path(results_dir) / "leaderboard"
+    out.mkdir(parents=True, exist_ok=True)
+    images = _plots(board, out, seed)
+    md = out / "leaderboard.md"
+    md.write_text(board.markdown())
+    page = out / "leaderboard.html"
+    page.write_text(_html(board, images))
+    board.outputs = {"markdown": md, "html": page, **{p.stem: p for p in images.values()}}
+    return board

@@ -1,0 +1,235 @@
+"""MAML-BC's functional core against hand computations on small networks."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from torch.func import grad
+
+from baselines.joint import JointAgent
+from baselines.maml_bc import MAML, MAMLBCAgent
+from baselines.nets import GaussianPolicy, gaussian_nll
+
+T, S, OBS, ACT = 3, 7, 4, 2
+
+
+def _setup(hidden=(5,), seed=0):
+    torch.manual_seed(seed)
+    policy = GaussianPolicy(OBS, ACT, hidden)
+    with torch.no_grad():  # make the output layer non-trivial and the normaliser non-identity
+        policy.body[-1].weight.normal_()
+        policy.norm.mean.normal_()
+        policy.norm.std.uniform_(0.5, 2.0)
+    params = {k: p.detach().clone() for k, p in policy.named_parameters()}
+    g = torch.Generator().manual_seed(seed + 1)
+    batch = {
+        "s_obs": torch.randn(T, S, OBS, generator=g),
+        "s_acts": torch.randn(T, S, ACT, generator=g),
+        "q_obs": torch.randn(T, S, OBS, generator=g),
+        "q_acts": torch.randn(T, S, ACT, generator=g),
+    }
+    return policy, params, batch
+
+
+def _lrs(params, lr):
+    return {k: torch.tensor(lr) for k in params}
+
+
+def test_inner_step_equals_hand_computed_gradient_step_of_a_linear_policy():
+    """Linear Gaussian policy: the NLL gradients written out by hand."""
+    policy, params, batch = _setup(hidden=())
+    obs, acts = batch["s_obs"][0], batch["s_acts"][0]
+    lr = 0.1
+    adapted = MAML(policy, "nll", 1, first_order=False).adapt(params, _lrs(params, lr), obs, acts)
+
+    x = (obs - policy.norm.mean) / policy.norm.std
+    W, b, log_std = params["body.0.weight"], params["body.0.bias"], params["log_std"]
+    var = torch.exp(2 * log_std)
+    r = acts - (x @ W.T + b)  # residuals (S, ACT)
+    # L = mean_i sum_j [ r_ij^2 / (2 var_j) + log_std_j ] + const
+    g_W = -(r / var).T @ x / S
+    g_b = -(r / var).mean(0)
+    g_log_std = 1 - (r**2 / var).mean(0)
+    torch.testing.assert_close(adapted["body.0.weight"], W - lr * g_W)
+    torch.testing.assert_close(adapted["body.0.bias"], b - lr * g_b)
+    torch.testing.assert_close(adapted["log_std"], log_std - lr * g_log_std)
+    loss = MAML(policy, "nll", 1, False).loss(params, obs, acts)
+    expected = (r**2 / (2 * var) + log_std).sum(-1).mean() + ACT * 0.5 * math.log(2 * math.pi)
+    torch.testing.assert_close(loss, expected)
+
+
+def test_inner_steps_equal_autograd_steps_of_an_mlp():
+    """Two inner steps on a tanh MLP equal two plain autograd steps on a module copy."""
+    policy, params, batch = _setup(hidden=(6, 5))
+    obs, acts = batch["s_obs"][1], batch["s_acts"][1]
+    adapted = MAML(policy, "nll", 2, first_order=True).adapt(params, _lrs(params, 0.05), obs, acts)
+    for _ in range(2):
+        mean, log_std = policy(obs)
+        gs = torch.autograd.grad(gaussian_nll(mean, log_std, acts), list(policy.parameters()))
+        with torch.no_grad():
+            for p, g in zip(policy.parameters(), gs):
+                p -= 0.05 * g
+    for k, p in policy.named_parameters():
+        torch.testing.assert_close(adapted[k], p.detach())
+
+
+def test_meta_sgd_uses_one_rate_per_parameter():
+    policy, params, batch = _setup()
+    obs, acts = batch["s_obs"][0], batch["s_acts"][0]
+    lrs = {k: torch.rand_like(p) for k, p in params.items()}
+    maml = MAML(policy, "mse", 1, first_order=False)
+    g = grad(maml.loss)(params, obs, acts)
+    adapted = maml.adapt(params, lrs, obs, acts)
+    for k in params:
+        torch.testing.assert_close(adapted[k], params[k] - lrs[k] * g[k])
+
+
+def _meta_grad(maml, params, lrs, batch, vectorize=True):
+    return grad(lambda p: maml.meta_loss(p, lrs, batch, vectorize))(params)
+
+
+def _max_diff(a, b) -> float:
+    return max((a[k] - b[k]).abs().max().item() for k in a)
+
+
+def test_vmap_over_tasks_equals_the_loop():
+    policy, params, batch = _setup()
+    for first_order in (False, True):
+        maml = MAML(policy, "nll", 2, first_order)
+        lrs = _lrs(params, 0.1)
+        torch.testing.assert_close(
+            maml.meta_loss(params, lrs, batch), maml.meta_loss(params, lrs, batch, False)
+        )
+        assert (
+            _max_diff(
+                _meta_grad(maml, params, lrs, batch), _meta_grad(maml, params, lrs, batch, False)
+            )
+            < 1e-5
+        )
+
+
+def test_first_order_meta_gradient_is_the_query_gradient_at_the_adapted_parameters():
+    policy, params, batch = _setup()
+    maml = MAML(policy, "nll", 2, first_order=True)
+    lrs = _lrs(params, 0.1)
+    expected = {k: torch.zeros_like(p) for k, p in params.items()}
+    for i in range(T):
+        adapted = maml.adapt(params, lrs, batch["s_obs"][i], batch["s_acts"][i])
+        adapted = {k: p.detach() for k, p in adapted.items()}
+        g = grad(maml.loss)(adapted, batch["q_obs"][i], batch["q_acts"][i])
+        for k in expected:
+            expected[k] += g[k] / T
+    assert _max_diff(_meta_grad(maml, params, lrs, batch), expected) < 1e-6
+
+
+def test_second_order_meta_gradient_matches_autograd_through_the_inner_step():
+    """Second order = differentiate the query loss through the inner step (plain autograd)."""
+    policy, params, batch = _setup()
+    maml = MAML(policy, "nll", 1, first_order=False)
+    names = list(params)
+    leaves = [params[k].clone().requires_grad_(True) for k in names]
+    total = 0.0
+    for i in range(T):
+        p = dict(zip(names, leaves))
+        inner = torch.autograd.grad(
+            maml.loss(p, batch["s_obs"][i], batch["s_acts"][i]), leaves, create_graph=True
+        )
+        adapted = {k: p[k] - 0.1 * g for k, g in zip(names, inner)}
+        total = total + maml.loss(adapted, batch["q_obs"][i], batch["q_acts"][i]) / T
+    expected = dict(zip(names, torch.autograd.grad(total, leaves)))
+    assert _max_diff(_meta_grad(maml, params, _lrs(params, 0.1), batch), expected) < 1e-5
+
+
+@pytest.mark.parametrize("steps", [1, 3])
+def test_first_and_second_order_differ_when_they_should(steps):
+    policy, params, batch = _setup()
+    so = MAML(policy, "nll", steps, first_order=False)
+    fo = MAML(policy, "nll", steps, first_order=True)
+    lrs = _lrs(params, 0.1)
+    assert _max_diff(_meta_grad(so, params, lrs, batch), _meta_grad(fo, params, lrs, batch)) > 1e-3
+    # an inner rate of 0 or no inner steps: both are the gradient of the query loss at θ
+    zero = _lrs(params, 0.0)
+    g_so, g_fo = _meta_grad(so, params, zero, batch), _meta_grad(fo, params, zero, batch)
+    assert _max_diff(g_so, g_fo) == 0.0
+    so0, fo0 = MAML(policy, "nll", 0, False), MAML(policy, "nll", 0, True)
+    assert _max_diff(_meta_grad(so0, params, lrs, batch), _meta_grad(fo0, params, lrs, batch)) == 0
+
+
+def test_agent_adapt_is_the_inner_steps_on_the_k_demos(train_demos, test_demos):
+    from baselines.batches import as_tensors
+
+    agent = MAMLBCAgent(config="small", inner_steps=2, inner_lr=0.05, learn_inner_lr=False)
+    agent.meta_train(train_demos, seed=0)
+    obs, acts = as_tensors(test_demos[:2])
+    params = agent.params()
+    for _ in range(2):  # the same steps by hand, with autograd on a copy
+        leaves = {k: p.clone().requires_grad_(True) for k, p in params.items()}
+        loss = agent.maml().loss(leaves, obs, acts)
+        gs = torch.autograd.grad(loss, list(leaves.values()))
+        params = {k: (p - 0.05 * g).detach() for (k, p), g in zip(leaves.items(), gs)}
+    from torch.func import functional_call
+
+    mean, _ = functional_call(agent.net.policy, params, (obs,))
+    actions = agent.adapt(test_demos[:2]).act(obs.numpy())
+    torch.testing.assert_close(torch.as_tensor(actions).float(), mean.clamp(-1, 1))
+
+
+def test_meta_sgd_learns_its_rates(train_demos):
+    agent = MAMLBCAgent(config="small", learn_inner_lr=True, inner_lr=0.01)
+    agent.meta_train(train_demos, seed=0)
+    rates = torch.cat([p.flatten() for p in agent.net.inner_lr.values()])
+    assert len(rates) == sum(p.numel() for p in agent.net.policy.parameters())
+    assert (rates != 0.01).any()
+
+
+def test_joint_objective_is_il_plus_weighted_ml(train_demos):
+    import numpy as np
+
+    from baselines.batches import load_tasks
+
+    agent = JointAgent(config="small", ml_weight=0.5)
+    agent.meta_train(train_demos, seed=0)
+    assert {"loss", "loss_il", "loss_ml"} <= set(agent.log[-1])
+    batch = agent.sample_batch(np.random.default_rng(0), load_tasks(train_demos))
+    loss, logs = agent.objective(agent.params(), agent.inner_lrs(), batch)
+    maml = agent.maml()
+    il = maml.loss(agent.params(), batch["p_obs"], batch["p_acts"])
+    ml = maml.meta_loss(agent.params(), agent.inner_lrs(), batch)
+    torch.testing.assert_close(loss, il + 0.5 * ml)
+    torch.testing.assert_close(logs["loss_il"], il)
+    torch.testing.assert_close(logs["loss_ml"], ml)
+    # with λ = 0 the meta-gradient is the pooled BC gradient alone
+    agent.config["ml_weight"] = 0.0
+    g, _, _ = agent.meta_gradient(batch)
+    expected = grad(maml.loss)(agent.params(), batch["p_obs"], batch["p_acts"])
+    assert _max_diff(g, expected) < 1e-6
+
+
+def test_agent_meta_gradient_equals_the_functional_one(train_demos):
+    """The agent's outer gradient (autograd through the torch.func inner steps) is the
+    functional ``grad`` of the meta-loss, in both modes; first order detaches the inner grads."""
+    import numpy as np
+
+    from baselines.batches import load_tasks
+
+    tasks = load_tasks(train_demos)
+    grads = {}
+    for first_order in (False, True):
+        agent = MAMLBCAgent(config="small", first_order=first_order, inner_steps=2, inner_lr=0.1)
+        agent.meta_train(train_demos, seed=0)
+        batch = agent.sample_batch(np.random.default_rng(0), tasks)
+        g, _, _ = agent.meta_gradient(batch)
+        expected = _meta_grad(agent.maml(), agent.params(), agent.inner_lrs(), batch)
+        assert _max_diff(g, expected) < 1e-5
+        grads[first_order] = g
+    assert _max_diff(grads[False], grads[True]) > 1e-4
+
+
+def test_mse_loss_trains_although_log_std_is_unused(train_demos):
+    agent = MAMLBCAgent(config="small", loss="mse")
+    agent.meta_train(train_demos, seed=0)
+    agent_log_std = agent.net.policy.log_std.detach().clone()
+    before = MAMLBCAgent(config="small", loss="mse").build().policy.log_std.detach()
+    torch.testing.assert_close(agent_log_std, before)  # never moved: no gradient reaches it

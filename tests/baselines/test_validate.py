@@ -1,0 +1,35 @@
+"""Tuning on held-out training tasks: the split is fixed and disjoint, and a run scores them."""
+
+from __future__ import annotations
+
+import pytest
+
+from baselines.validate import explicit_split, validate, validation_split
+
+
+def test_validation_split_is_fixed_and_disjoint(suite):
+    train, val = validation_split(8)
+    assert len(val) == 8 and len(train) == len(suite.train) - 8
+    assert not {t.id for t in train} & {t.id for t in val}
+    assert all("/train/" in t.id for t in val)
+    assert [t.id for t in validation_split(8)[1]] == [t.id for t in val]
+
+
+def test_validate_scores_the_held_out_tasks(tiny_data_dir):
+    result = validate(
+        "baselines.maml_bc:MAMLBCAgent", {"config": "small"}, n_val=2, k_values=(0, 1),
+        episodes=1, max_steps=10, data_dir=tiny_data_dir,
+    )  # fmt: skip
+    assert {(r["task"], r["k"]) for r in result["rows"]} == {
+        (t, k) for t in result["val_tasks"] for k in (0, 1)
+    }
+    assert set(result["summary"]) == {"0", "1"}
+
+
+def test_explicit_tasks_refuse_test_and_ood(suite):
+    train, chosen = explicit_split([suite.nominal.id, suite.train[3].id])
+    assert [t.id for t in chosen] == [suite.nominal.id, suite.train[3].id]
+    assert len(train) == len(suite.train) - 1 and suite.train[3] not in train
+    for bad in (suite.test[0].id, suite.ood[0].id):
+        with pytest.raises(ValueError, match="only training and nominal"):
+            explicit_split([bad])

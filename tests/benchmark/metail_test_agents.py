@@ -1,0 +1,104 @@
+"""Agents for the benchmark tests: a small honest one and the misbehaving ones.
+
+Imported by worker processes as ``metail_test_agents:<Class>`` (the tests put this directory
+on ``sys.path``).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+import numpy as np
+
+from metail_envs.benchmark import Agent
+
+
+class MeanActionPolicy:
+    def __init__(self, action: np.ndarray) -> None:
+        self.action = action
+
+    def act(self, obs: np.ndarray) -> np.ndarray:
+        return np.tile(self.action, (len(obs), 1))
+
+
+class MeanActionAgent(Agent):
+    """Meta-trains the mean demonstrated action; adapts to the mean of the K given demos."""
+
+    def __init__(self, scale: float = 1.0) -> None:
+        self.scale = scale
+        self.mean = None
+
+    def meta_train(self, demos, seed):
+        acts = np.concatenate([t.acts for ts in demos.values() for t in ts])
+        noise = np.random.default_rng(seed).normal(0.0, 0.05, size=acts.shape[1])
+        self.mean = self.scale * acts.mean(axis=0) + noise
+
+    def adapt(self, demos):
+        if not demos:
+            return MeanActionPolicy(self.mean)
+        self.mean = None  # an adaptation that changes the agent must not affect the next one
+        return MeanActionPolicy(np.concatenate([t.acts for t in demos]).mean(axis=0))
+
+
+class RaisingAgent(MeanActionAgent):
+    def adapt(self, demos):
+        raise RuntimeError("adapt exploded on purpose")
+
+
+class HangingAgent(MeanActionAgent):
+    def adapt(self, demos):
+        time.sleep(3600)
+
+
+class NaNPolicy:
+    def act(self, obs):
+        return np.full((len(obs), 3), np.nan)
+
+
+class NaNAgent(MeanActionAgent):
+    def adapt(self, demos):
+        return NaNPolicy()
+
+
+class WrongShapePolicy:
+    def act(self, obs):
+        return np.zeros((len(obs), 2))
+
+
+class WrongShapeAgent(MeanActionAgent):
+    def adapt(self, demos):
+        return WrongShapePolicy()
+
+
+class HangingActPolicy:
+    def act(self, obs):
+        time.sleep(3600)
+
+
+class HangingActAgent(MeanActionAgent):
+    def adapt(self, demos):
+        return HangingActPolicy()
+
+
+class CrashingAgent(MeanActionAgent):
+    def adapt(self, demos):
+        os._exit(3)
+
+
+class FailingMetaTrainAgent(MeanActionAgent):
+    def meta_train(self, demos, seed):
+        raise ValueError("meta-training exploded on purpose")
+
+
+def scripted_action(obs: np.ndarray) -> np.ndarray:
+    """The tiny data's demonstrator: damp the joint velocities (keeps the hopper upright)."""
+    return np.clip(-0.3 * np.asarray(obs)[..., 8:11], -1.0, 1.0)
+
+
+class SlowAgent(MeanActionAgent):
+    """A correct agent whose adaptation takes a while (for the kill-and-resume test)."""
+
+    def adapt(self, demos):
+        time.sleep(0.3)
+        return super().adapt(demos)

@@ -1,0 +1,227 @@
+"""The evaluation run on a tiny configuration of the real code: real envs, real files, real
+worker processes. Plugins, misbehaving agents, kill-and-resume."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import types
+
+import numpy as np
+import pytest
+from tinybench import EPISODES, HERE, make_entry_point_dist, tiny_config
+
+import metail_envs
+from metail_envs import data as api
+from metail_envs.benchmark import AgentSpec, evaluate
+from metail_envs.benchmark import results as R
+from metail_envs.benchmark.reference_agents import ExpertAgent
+
+pytestmark = pytest.mark.filterwarnings("ignore:.*below the protocol's minimum")
+
+
+def load(path):
+    return json.loads(path.read_text())
+
+
+def jobs_of(doc):
+    return {(j["split"], j["task"], j["k"]): j for j in doc["jobs"]}
+
+
+def numbers(doc):
+    """What must be identical between an interrupted-and-resumed run and an uninterrupted one."""
+    return {
+        key: (j["status"], j["returns"], j["lengths"], j["score"], j["job_seed"])
+        for key, j in jobs_of(doc).items()
+    }
+
+
+def test_module_class_agents_are_evaluated_and_written(tiny_run, tiny_data):
+    out, paths = tiny_run
+    assert len(paths) == 8 and all(p.exists() for p in paths)
+    suite = metail_envs.load_suite("hopper-v1")
+    expect = dict(
+        suite_sha256=suite.sha256,
+        data_hash=api.data_hash(suite, data_dir=tiny_data),
+        references=api.load_references(suite, data_dir=tiny_data),
+    )
+    for p in paths:
+        doc = load(p)
+        assert R.validate_result(doc, **expect) == [], p
+        assert doc["complete"] and len(doc["jobs"]) == 4
+        assert doc["protocol"]["name"] == "hopper-v1, protocol v1"
+        assert set(doc["environment"]["versions"]) >= {"metail", "mujoco", "gymnasium", "torch"}
+    mean = load(out / "results" / "mean" / "seed_000.json")
+    assert mean["agent"]["kwargs"] == {"scale": 0.5}
+    assert mean["meta_train"]["status"] == "ok" and mean["meta_train"]["time_s"] >= 0
+    for job in mean["jobs"]:
+        assert job["status"] == "ok" and len(job["returns"]) == EPISODES
+        assert all(1 <= n <= 40 for n in job["lengths"]) and job["adapt_time_s"] >= 0
+
+
+def test_scores_are_normalised_by_the_references(tiny_run):
+    out, _ = tiny_run
+    # The tiny data measured its expert reference on the evaluation's reset seeds, so the
+    # expert reference agent (privileged, loading the SB3 zip) must score 100 (up to float32
+    # differences between batched and single-observation inference).
+    for seed in (0, 1):
+        doc = load(out / "results" / "expert" / f"seed_{seed:03d}.json")
+        assert doc["agent"]["privileged"] is True
+        assert [j["score"] for j in doc["jobs"]] == pytest.approx([100.0] * 4, abs=1e-4)
+    # Random policies differ per seed (seeded from (seed, task, K)), references stay fixed.
+    r0, r1 = (load(out / "results" / "random" / f"seed_00{s}.json") for s in (0, 1))
+    assert [j["returns"] for j in r0["jobs"]] != [j["returns"] for j in r1["jobs"]]
+
+
+def test_meta_trained_agent_is_loaded_afresh_for_every_adaptation(tiny_run):
+    # MeanActionAgent wipes its meta-trained mean when adapting with K > 0; had that leaked into
+    # a later K=0 adaptation, that job would have failed. Different seeds differ at K=0 only.
+    out, _ = tiny_run
+    docs = [load(out / "results" / "mean" / f"seed_00{s}.json") for s in (0, 1)]
+    for doc in docs:
+        assert all(j["status"] == "ok" for j in doc["jobs"])
+    k0 = [[j["returns"] for j in d["jobs"] if j["k"] == 0] for d in docs]
+    k1 = [[j["returns"] for j in d["jobs"] if j["k"] == 1] for d in docs]
+    assert k0[0] != k0[1] and k1[0] == k1[1]
+
+
+def test_entry_point_agent_runs_in_workers(tmp_path, tiny_data, monkeypatch):
+    monkeypatch.syspath_prepend(str(make_entry_point_dist(tmp_path / "site")))
+    test0 = metail_envs.load_suite("hopper-v1").test[0].id
+    config = tiny_config(splits=("test",), k_values=(0,), tasks=(test0,))
+    [path] = evaluate(
+        "mean-ep", out=tmp_path / "out", seeds=1, config=config, workers=1, data_dir=tiny_data,
+        progress=False,
+    )  # fmt: skip
+    doc = load(path)
+    assert doc["agent"]["target"] == "metail_test_agents:MeanActionAgent"
+    assert [j["status"] for j in doc["jobs"]] == ["ok"]
+
+
+def test_misbehaving_agents_fail_only_their_jobs(tmp_path, tiny_data):
+    suite = metail_envs.load_suite("hopper-v1")
+    config = tiny_config(
+        splits=("test",), k_values=(1,), tasks=(suite.test[0].id,), adapt_cap_s=1.0, act_cap_s=1.0
+    )
+    names = [
+        "RaisingAgent", "HangingAgent", "NaNAgent", "WrongShapeAgent", "HangingActAgent",
+        "CrashingAgent", "FailingMetaTrainAgent", "MeanActionAgent",
+    ]  # fmt: skip
+    start = time.monotonic()
+    paths = evaluate(
+        [AgentSpec(f"metail_test_agents:{n}", name=n) for n in names], out=tmp_path, seeds=1,
+        config=config, workers=2, data_dir=tiny_data, progress=False,
+    )  # fmt: skip
+    assert time.monotonic() - start < 120  # the hangs (3600 s) were cut at their caps
+    errors = {}
+    for name, path in zip(names, paths, strict=True):
+        doc = load(path)
+        assert doc["complete"], name
+        [job] = doc["jobs"]
+        errors[name] = job["error"]
+    assert errors.pop("MeanActionAgent") is None
+    expected = {
+        "RaisingAgent": "RuntimeError: adapt exploded on purpose",
+        "HangingAgent": "timed out: adapt ran past its 1 s cap",
+        "NaNAgent": "non-finite actions",
+        "WrongShapeAgent": f"shape ({EPISODES}, 2), expected ({EPISODES}, 3)",
+        "HangingActAgent": "timed out: an act call ran past its 1 s cap",
+        "CrashingAgent": "worker process died (exit code 3) during adapt",
+        "FailingMetaTrainAgent": "meta-training failed: ValueError: meta-training exploded",
+    }
+    for name, fragment in expected.items():
+        assert fragment in errors[name], (name, errors[name])
+
+
+def _run_in_subprocess(out, data_dir):
+    code = (
+        "from tinybench import tiny_config; from metail_envs.benchmark import evaluate; "
+        f"evaluate(['metail_test_agents:SlowAgent'], out={str(out)!r}, seeds=2, "
+        f"config=tiny_config(), workers=1, data_dir={str(data_dir)!r}, progress=False)"
+    )
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(HERE), *sys.path]))
+    return subprocess.Popen(
+        [sys.executable, "-W", "ignore", "-c", code], env=env, start_new_session=True
+    )
+
+
+def test_kill_then_resume_gives_the_uninterrupted_numbers(tmp_path, tiny_data):
+    agents = ["metail_test_agents:SlowAgent"]
+    kwargs = dict(seeds=2, config=tiny_config(), workers=1, data_dir=tiny_data, progress=False)
+    reference = evaluate(agents, out=tmp_path / "whole", **kwargs)
+
+    out = tmp_path / "killed"
+    proc = _run_in_subprocess(out, tiny_data)
+    first = out / "results" / "metail_test_agents_SlowAgent" / "seed_000.json"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if first.exists() and load(first)["jobs"]:
+            break
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)  # the runner and its workers, mid-run
+    proc.wait()
+    partial = sorted((out / "results").rglob("*.json"))
+    done = sum(len(load(p)["jobs"]) for p in partial)
+    assert 1 <= done < 8, "the kill must land mid-run"
+
+    with pytest.raises(FileExistsError, match="--resume"):
+        evaluate(agents, out=out, **kwargs)
+    resumed = evaluate(agents, out=out, resume=True, **kwargs)
+    for a, b in zip(reference, resumed, strict=True):
+        assert a.relative_to(tmp_path / "whole") == b.relative_to(out)
+        doc_a, doc_b = load(a), load(b)
+        assert doc_b["complete"] and numbers(doc_a) == numbers(doc_b)
+
+
+def test_resume_refuses_a_different_configuration(tiny_run, tiny_data):
+    out, _ = tiny_run
+    with pytest.raises(ValueError, match="cannot resume .*config"):
+        evaluate(
+            "random", out=out, seeds=2, config=tiny_config(episodes=2), resume=True,
+            data_dir=tiny_data, progress=False,
+        )  # fmt: skip
+
+
+def test_bad_arguments_are_refused_before_anything_runs(tmp_path, tiny_data):
+    kw = dict(out=tmp_path, config=tiny_config(), data_dir=tiny_data, progress=False)
+    with pytest.raises(ValueError, match="unknown agent 'nope'"):
+        evaluate("nope", seeds=1, **kw)
+    with pytest.raises(ValueError, match="seeds=0 is invalid"):
+        evaluate("random", seeds=0, **kw)
+    with pytest.raises(ValueError, match="workers=0 is invalid"):
+        evaluate("random", seeds=1, workers=0, **kw)
+    with pytest.raises(ValueError, match=r"tasks \['hopper-v1/train/00'\] are not in splits"):
+        evaluate("random", seeds=1, **{**kw, "config": tiny_config(tasks=("hopper-v1/train/00",))})
+    one_split = tiny_config(tasks=(metail_envs.load_suite("hopper-v1").test[0].id,))
+    with pytest.raises(ValueError, match=r"splits \['ood'\] have none of tasks"):
+        evaluate("random", seeds=1, **{**kw, "config": one_split})
+    with pytest.raises(ValueError, match="k_values"):
+        tiny_config(k_values=(0, 0))
+    assert not (tmp_path / "results").exists()
+
+
+def test_expert_agent_uses_load_expert_and_says_when_it_is_missing(monkeypatch):
+    task = metail_envs.load_suite("hopper-v1").test[0]
+    if importlib.util.find_spec("metail_envs.data") is None:
+        with pytest.raises(RuntimeError, match=r"metail_envs\.data\.load_expert\(task\)"):
+            ExpertAgent().adapt([], task=task)
+
+    class FakeSB3Model:
+        def predict(self, obs, deterministic=False):
+            assert deterministic
+            return np.full((len(obs), 3), 0.25), None
+
+    seen = []
+    fake = types.ModuleType("metail_envs.data")
+    fake.load_expert = lambda t: seen.append(t) or FakeSB3Model()
+    monkeypatch.setitem(sys.modules, "metail_envs.data", fake)
+    policy = ExpertAgent().adapt([], task=task)
+    assert seen == [task]
+    np.testing.assert_array_equal(policy.act(np.zeros((2, 11))), np.full((2, 3), 0.25))
+    with pytest.raises(ValueError, match="needs task="):
+        ExpertAgent().adapt([])

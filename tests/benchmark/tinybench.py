@@ -1,0 +1,140 @@
+"""Helpers of the benchmark tests: a tiny real expert-data directory and a tiny protocol.
+
+The data directory has the experts' layout (``manifest.json``, SB3 expert zips, demonstrations
+written by ``imitation.data.serialize.save``), read by the real ``metail_envs.data``; its
+references are measured rollouts, so normalised scores mean what they mean in the benchmark.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+
+import metail_envs
+from metail_envs.benchmark import ProtocolConfig
+
+HERE = Path(__file__).parent
+if str(HERE) not in sys.path:  # makes metail_test_agents importable here and in worker processes
+    sys.path.insert(0, str(HERE))
+MAX_STEPS = 40
+EPISODES = 3
+N_DEMOS = 2
+
+
+def rollout(task, seed: int, policy, max_steps: int = MAX_STEPS):
+    from imitation.data.types import TrajectoryWithRew
+
+    env = gym.make(metail_envs.ENV_ID, task=task, max_episode_steps=max_steps)
+    obs, _ = env.reset(seed=seed)
+    all_obs, acts, rews = [obs], [], []
+    done = False
+    while not done:
+        a = np.asarray(policy(obs), dtype=np.float32)
+        obs, r, term, trunc, _ = env.step(a)
+        all_obs.append(obs)
+        acts.append(a)
+        rews.append(r)
+        done = term or trunc
+    env.close()
+    return TrajectoryWithRew(
+        obs=np.array(all_obs), acts=np.array(acts), infos=None, terminal=bool(term),
+        rews=np.array(rews, dtype=np.float64),
+    )  # fmt: skip
+
+
+def _expert_returns(model, task, seeds) -> list[float]:
+    def act(obs):
+        return model.predict(obs[None], deterministic=True)[0][0]
+
+    return [float(rollout(task, s, act).rews.sum()) for s in seeds]
+
+
+def write_tiny_data(root: Path, n_demos: int = N_DEMOS) -> Path:
+    """Write the experts' layout (as ``metail_envs.data`` reads it) for the whole suite.
+
+    The 2 training and 2 evaluation tasks of :func:`tiny_config` get their own demonstrations
+    (a scripted policy) and measured references: the "expert" is one small untrained SB3 PPO
+    (deterministic), the random reference uniform actions, both on the evaluation reset seeds.
+    Every other task shares one demonstration set and placeholder references.
+    """
+    from imitation.data import serialize
+    from metail_test_agents import scripted_action
+    from stable_baselines3 import PPO
+
+    from metail_envs.data import sha256_path, task_key
+
+    suite = metail_envs.load_suite("hopper-v1")
+    config = tiny_config()
+    seeds = config.reset_seeds()
+    env = gym.make(metail_envs.ENV_ID, task=suite.nominal)
+    model = PPO("MlpPolicy", env, policy_kwargs={"net_arch": [8]}, seed=0, device="cpu")
+    (root / "experts").mkdir(parents=True)
+    model.save(root / "experts" / "tiny.zip")
+    expert = {"file": "experts/tiny.zip", "sha256": sha256_path(root / "experts" / "tiny.zip")}
+    rng = np.random.default_rng(0)
+
+    def demos(task, rel):
+        trajs = [rollout(task, i, scripted_action) for i in range(n_demos)]
+        serialize.save(root / rel, trajs)
+        return {"file": rel, "sha256": sha256_path(root / rel), "n": n_demos,
+                "returns": [float(t.rews.sum()) for t in trajs],
+                "lengths": [len(t.acts) for t in trajs], "seeds": list(range(n_demos))}  # fmt: skip
+
+    shared = demos(suite.nominal, "demos/shared")
+    used = set(config.tasks) | set(config.train_tasks)
+    manifest = {"suite": suite.name, "suite_sha256": suite.sha256, "tasks": {}}
+    for task in suite.tasks:
+        entry = {
+            "demos": shared,
+            "expert": {**expert, "mean_return": 1.0, "std_return": 0.0},
+            "random": {"mean_return": 0.0, "std_return": 0.0},
+        }
+        if task.id in used:
+            entry["demos"] = demos(task, f"demos/{task_key(task.id)}")
+        if task.id in config.tasks:
+            exp = _expert_returns(model, task, seeds)
+            rand = [
+                float(rollout(task, s, lambda o: rng.uniform(-1, 1, 3)).rews.sum()) for s in seeds
+            ]
+            entry["expert"].update(mean_return=float(np.mean(exp)), std_return=float(np.std(exp)))
+            entry["random"] = {
+                "mean_return": float(np.mean(rand)),
+                "std_return": float(np.std(rand)),
+            }
+        manifest["tasks"][task.id] = entry
+    (root / "manifest.json").write_text(json.dumps(manifest, indent=1))
+    return root
+
+
+def tiny_config(**overrides) -> ProtocolConfig:
+    suite = metail_envs.load_suite("hopper-v1")
+    kw = dict(
+        k_values=(0, 1),
+        episodes=EPISODES,
+        max_steps=MAX_STEPS,
+        tasks=(suite.test[0].id, suite.ood[0].id),
+        train_tasks=(suite.train[0].id, suite.train[1].id),
+        adapt_cap_s=20.0,
+        act_cap_s=5.0,
+        meta_train_cap_s=60.0,
+    )
+    kw.update(overrides)
+    return ProtocolConfig(**kw)
+
+
+def make_entry_point_dist(root: Path) -> Path:
+    """An installed distribution (a dist-info on sys.path) registering two ``metail.agents``."""
+    dist = root / "metail_ep_test-0.1.dist-info"
+    dist.mkdir(parents=True)
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: metail-ep-test\nVersion: 0.1\n")
+    (dist / "entry_points.txt").write_text(
+        "[metail.agents]\n"
+        "mean-ep = metail_test_agents:MeanActionAgent\n"
+        "broken-ep = metail_ep_broken:Agent\n"
+    )
+    (root / "metail_ep_broken.py").write_text("raise ImportError('must never be imported')\n")
+    return root
