@@ -31,6 +31,11 @@ class ResultError(ValueError):
     """A result file that cannot be read or fails validation; the message says why."""
 
 
+META_TRAIN_RECORD = "metail_meta_train.json"
+"""Written into every checkpoint the runner saves: agent spec and kwargs, seed, suite and
+meta-training time, so that a shipped checkpoint is re-scored without meta-training again."""
+
+
 def canonical_json(obj: Any) -> bytes:
     """The bytes that hashes are taken over: sorted keys, no whitespace, no NaN."""
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), allow_nan=False).encode()
@@ -92,7 +97,6 @@ def new_result(
             "name": PROTOCOL_NAME,
             "version": PROTOCOL_VERSION,
             "suite": suite["name"],
-            "suite_version": suite["version"],
             "suite_sha256": suite["sha256"],
             "data_hash": data_hash,
         },
@@ -111,10 +115,15 @@ def new_result(
 
 def write_result(path: Path, doc: dict[str, Any]) -> None:
     """Seal ``doc`` with its checksum and write it atomically (temporary file, then rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     doc["jobs"] = sorted(doc["jobs"], key=lambda j: (j["split"], j["task"], j["k"]))
     doc["checksum"] = checksum(doc)
+    write_json_atomic(path, doc)
+
+
+def write_json_atomic(path: Path, doc: Any) -> None:
+    """Write ``doc`` as JSON so that a crash leaves the old file or the new one, never half."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     data = json.dumps(doc, indent=1, sort_keys=True, allow_nan=False) + "\n"
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:

@@ -334,6 +334,8 @@ class Evaluation:
                 "time_s": payload.get("time_s"),
             }
             if payload["ok"]:
+                record = {**_trained_with(run.doc), "time_s": payload.get("time_s")}
+                R.write_json_atomic(run.checkpoint / R.META_TRAIN_RECORD, record)
                 self.queue_evals(run, self.sched)
             else:
                 error = f"meta-training failed: {payload['error']}"
@@ -456,8 +458,7 @@ def evaluate(
     refs = _references(api, suite, data_dir, eval_ids)
     dhash = api.data_hash(suite, data_dir=data_dir)
     suite_info = {
-        "name": suite.name,
-        "version": getattr(suite, "version", None),
+        "name": suite.name,  # versioned by name: hopper-v1
         "sha256": suite.sha256,
     }
     keys = [(s, t, k) for s, ids in tasks.items() for t in ids for k in config.k_values]
@@ -478,6 +479,7 @@ def evaluate(
                     agent=spec.to_json(), seed=seed, config=config, suite=suite_info,
                     data_hash=dhash, tasks=tasks, references=refs, started=_now(),
                 )  # fmt: skip
+                _reuse_checkpoint(doc, checkpoint)
             done = {(j["split"], j["task"], j["k"]) for j in doc["jobs"]}
             todo = [key for key in keys if key not in done]
             if doc["meta_train"]["status"] == "ok" and todo and not checkpoint.exists():
@@ -492,6 +494,23 @@ def evaluate(
     }
     Evaluation(runs, config, common).execute(n_workers, progress)
     return [r.path for r in runs]
+
+
+def _reuse_checkpoint(doc: dict[str, Any], checkpoint: Path) -> None:
+    """Mark meta-training done when ``checkpoint`` was meta-trained by an earlier run with this
+    agent, seed and data (its time is kept): shipped checkpoints are re-scored, never retrained."""
+    path = checkpoint / R.META_TRAIN_RECORD
+    if not path.is_file():
+        return
+    record = json.loads(path.read_text())
+    if {k: v for k, v in record.items() if k != "time_s"} == _trained_with(doc):
+        doc["meta_train"] = {"status": "ok", "error": None, "time_s": record.get("time_s")}
+
+
+def _trained_with(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """What a checkpoint must have been meta-trained with to be reused for ``doc``."""
+    agent = {"spec": doc["agent"]["spec"], "kwargs": doc["agent"]["kwargs"]}
+    return {"agent": agent, "seed": doc["seed"], "data_hash": doc["protocol"]["data_hash"]}
 
 
 def _resumable(

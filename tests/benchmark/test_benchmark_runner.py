@@ -178,6 +178,26 @@ def test_kill_then_resume_gives_the_uninterrupted_numbers(tmp_path, tiny_data):
         assert doc_b["complete"] and numbers(doc_a) == numbers(doc_b)
 
 
+def test_shipped_checkpoints_are_rescored_without_meta_training(tmp_path, tiny_data):
+    test0 = metail_envs.load_suite("hopper-v1").test[0].id
+    config = tiny_config(splits=("test",), k_values=(0,), tasks=(test0,))
+    agent = AgentSpec("metail_test_agents:MeanActionAgent", {"scale": 0.5}, name="mean")
+    kwargs = dict(out=tmp_path, seeds=1, config=config, workers=1, progress=False)
+    [path] = evaluate(agent, data_dir=tiny_data, **kwargs)
+    first = load(path)
+    model = next(p for p in (tmp_path / "checkpoints" / "mean" / "seed_000").iterdir())
+    stamp = model.stat().st_mtime_ns
+    path.unlink()  # only the checkpoints are shipped
+    second = load(evaluate(agent, data_dir=tiny_data, **kwargs)[0])
+    assert model.stat().st_mtime_ns == stamp, "the checkpoint was meta-trained again"
+    assert second["meta_train"] == first["meta_train"] and numbers(second) == numbers(first)
+
+    other = AgentSpec("metail_test_agents:MeanActionAgent", {"scale": 0.25}, name="mean")
+    path.unlink()  # other kwargs: the checkpoint is not this agent's, it is retrained
+    evaluate(other, data_dir=tiny_data, **kwargs)
+    assert model.stat().st_mtime_ns != stamp
+
+
 def test_resume_refuses_a_different_configuration(tiny_run, tiny_data):
     out, _ = tiny_run
     with pytest.raises(ValueError, match="cannot resume .*config"):
