@@ -3,6 +3,7 @@ saved, loaded and checksummed; corrupted and missing files detected; the user ca
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import shutil
@@ -190,6 +191,52 @@ def test_references_and_data_hash_over_the_whole_suite(copy: Path) -> None:
     arrow.write_bytes(arrow.read_bytes() + b"\0")
     with pytest.raises(D.DataError, match="corrupted"):
         D.data_hash("hopper-v1", data_dir=copy)
+
+
+def _trained(d: Path, task: str) -> tuple:
+    """What two runs of the pipeline must agree on for a task: its learning curve (less the
+    clock), its references and its demonstrations' returns."""
+    with (d / "training" / task.replace("/", "__") / "progress.csv").open() as f:
+        curve = [{k: v for k, v in row.items() if k != "wall_s"} for row in csv.DictReader(f)]
+    e = D.load_manifest(d)["tasks"][task]
+    return curve, e["expert"]["mean_return"], e["random"]["mean_return"], e["demos"]["returns"]
+
+
+def test_parallel_workers_train_the_experts_of_one_worker(data_dir: Path, tmp_path: Path) -> None:
+    from baselines.experts.make_expert_data import train_experts
+    from baselines.experts.train import TrainConfig
+    from metail_envs.executors import LocalExecutor
+
+    other, config, lines = "hopper-v1/test/01", TrainConfig(**TINY), []
+    with LocalExecutor(2) as pool:
+        train_experts(
+            "hopper-v1", tmp_path, config, config, [TASK, other], progress=False,
+            log=lines.append, executor=pool, command="two workers",
+        )  # fmt: skip
+    manifest = D.load_manifest(tmp_path)
+    assert set(manifest["tasks"]) == {"hopper-v1/nominal", TASK, other}
+    assert manifest["command"] == "two workers" and not list(tmp_path.glob(".tmp-*"))
+    for task in ("hopper-v1/nominal", TASK):  # seeded by its place in the order, not its worker
+        assert _trained(tmp_path, task) == _trained(data_dir, task)
+    assert any(x.startswith("hopper-v1__test__01: step 512") for x in lines)  # workers' logs
+
+
+def test_the_pipeline_on_a_ray_cluster_trains_the_same_expert(
+    ray_cluster, data_dir: Path, tmp_path: Path
+) -> None:
+    from baselines.experts.make_expert_data import train_experts
+    from baselines.experts.train import TrainConfig
+    from metail_envs.executors import make_executor
+
+    config, lines = TrainConfig(**TINY), []
+    with make_executor("ray", address=ray_cluster.address) as pool:
+        train_experts(
+            "hopper-v1", tmp_path, config, config, [TASK], progress=False, log=lines.append,
+            executor=pool, command="ray",
+        )  # fmt: skip
+    for task in ("hopper-v1/nominal", TASK):
+        assert _trained(tmp_path, task) == _trained(data_dir, task)
+    assert any(x.startswith("hopper-v1__test__00: step 512") for x in lines)  # from the actors
 
 
 def test_a_task_below_the_bar_is_retrained_with_a_new_config(copy: Path) -> None:

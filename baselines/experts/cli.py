@@ -8,6 +8,7 @@ import argparse
 from pathlib import Path
 
 from metail_envs.cli import Command
+from metail_envs.executors import add_executor_arguments
 from metail_envs.tasks import DEFAULT_SUITE
 
 TRAIN_HELP = "train PPO experts: one task, a task distribution, or every task of a suite (--all)"
@@ -51,6 +52,7 @@ def train_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_executor_arguments(p, "--all: parallel trainings (default 1 locally, all CPUs on Ray)")
 
 
 def run_train(a: argparse.Namespace) -> int:
@@ -65,10 +67,12 @@ def run_train(a: argparse.Namespace) -> int:
     }
     config = TrainConfig.load(a.config, **over)
     if a.all:
-        from baselines.experts.make_expert_data import train_experts
+        from baselines.experts.make_expert_data import pipeline_executor, train_experts
 
         ft = TrainConfig.load(a.finetune_config, **{k: v for k, v in over.items() if k != "seed"})
-        train_experts(a.suite, a.data_dir, config, ft, a.tasks, progress=not a.no_progress)
+        with pipeline_executor(a) as pool:
+            progress = not a.no_progress
+            train_experts(a.suite, a.data_dir, config, ft, a.tasks, progress, executor=pool)
         return 0
     if not a.tasks:
         raise ValueError("give --task ID (repeatable) or --all")

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import json
 import platform
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,8 @@ from metail_envs.data import (
     sha256_path,
     task_key,
 )
-from metail_envs.tasks import DEFAULT_SUITE, Task, load_suite
+from metail_envs.executors import Executor, Job, LocalExecutor
+from metail_envs.tasks import DEFAULT_SUITE, Suite, Task, load_suite
 
 N_DEMOS = 10
 N_EVAL = 20
@@ -154,6 +156,86 @@ def build_task_data(
     }
 
 
+def task_data(args: dict[str, Any], send: Any) -> dict[str, Any]:
+    """Executor job: one task's references and demonstrations; returns its manifest entry (the
+    process running the pipeline writes the manifest)."""
+    task = load_suite(args["suite"]).task(args["task"])
+    return {"entry": build_task_data(task, Path(args["data_dir"]))}
+
+
+def data_job(task: Task, suite_name: str, data_dir: Path) -> Job:
+    """The job of :func:`task_data` for ``task``, tagged ``("data", task)``."""
+    args = {"suite": suite_name, "task": task.id, "data_dir": str(data_dir)}
+    return Job("baselines.experts.demos:task_data", args, tag=("data", task))
+
+
+class Manifest:
+    """``manifest.json`` of a data directory, written by one process only (the one that runs
+    the pipeline, however many workers compute the entries), each time through a temporary file
+    and an atomic rename, so a reader or an interruption never sees half a file."""
+
+    def __init__(self, suite: Suite, data_dir: Path, command: str = "") -> None:
+        self.suite, self.data_dir, self.path = suite, data_dir, data_dir / MANIFEST
+        self.doc = json.loads(self.path.read_text()) if self.path.exists() else {}
+        if self.doc.get("suite_sha256") not in (None, suite.sha256):
+            raise ValueError(
+                f"{self.path} belongs to another version of {suite.name}; use a fresh data_dir"
+            )
+        self.doc.update(
+            {
+                "suite": suite.name,
+                "suite_sha256": suite.sha256,
+                "command": command or self.doc.get("command", ""),
+                "versions": versions(),
+            }
+        )
+        self.tasks: dict[str, Any] = self.doc.setdefault("tasks", {})
+        self.failed: dict[str, str] = {}
+
+    def needs_data(self, task: Task, force: bool = False) -> bool:
+        """Whether ``task`` has an expert but no intact data for it (or ``force``)."""
+        expert = self.data_dir / "experts" / f"{task_key(task.id)}.zip"
+        if not expert.exists():
+            return False
+        old = self.tasks.get(task.id)
+        return force or not old or not _intact(old, self.data_dir, sha256_path(expert))
+
+    def record(self, task: Task, payload: dict[str, Any], log: Any) -> None:
+        """Put a finished :func:`data_job`'s entry in the manifest and write it."""
+        if not payload["ok"]:
+            self.failed[task.id] = payload["error"]
+            log(f"{task.id}: writing its data failed: {payload['error']}")
+            return
+        e = self.tasks[task.id] = payload["entry"]
+        self.doc["tasks"] = self.tasks = dict(sorted(self.tasks.items()))
+        self.write()
+        log(
+            f"{task.id}: expert {e['expert']['mean_return']:.0f}±{e['expert']['std_return']:.0f} "
+            f"random {e['random']['mean_return']:.0f}, {e['demos']['n']} demos"
+        )
+
+    def write(self) -> None:
+        write_manifest(self.path, self.doc)
+
+
+def write_manifest(path: Path, manifest: dict[str, Any]) -> None:
+    """Replace ``path`` atomically (a temporary file, then a rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".tmp-{path.name}")
+    tmp.write_text(json.dumps(manifest, indent=1) + "\n")
+    tmp.replace(path)
+
+
+@contextmanager
+def given_or_local(executor: Executor | None) -> Iterator[Executor]:
+    """``executor`` as it is, or one local worker for the block (the tasks run in order)."""
+    if executor is not None:
+        yield executor
+        return
+    with LocalExecutor(1) as pool:
+        yield pool
+
+
 def build_data(
     suite_name: str = DEFAULT_SUITE,
     data_dir: str | Path | None = None,
@@ -161,48 +243,33 @@ def build_data(
     command: str = "",
     force: bool = False,
     log: Any = print,
+    executor: Executor | None = None,
 ) -> dict[str, Any]:
     """Write references and demonstrations of every task with an expert, and the manifest.
 
     A task whose manifest entry already matches its expert file's sha256 (and whose demos are
-    intact) is skipped unless ``force``; the manifest is rewritten after each task, so this too
-    can be interrupted and rerun.
+    intact) is skipped unless ``force``. Each task is a job on ``executor`` (default: one local
+    worker); the manifest is rewritten here after each, so this too can be interrupted and rerun.
     """
     suite = load_suite(suite_name)
-    data_dir = Path(data_dir) if data_dir is not None else default_data_dir()
-    path = data_dir / MANIFEST
-    manifest = json.loads(path.read_text()) if path.exists() else {}
-    if manifest.get("suite_sha256") not in (None, suite.sha256):
-        raise ValueError(f"{path} belongs to another version of {suite_name}; use a fresh data_dir")
-    manifest.update(
-        {
-            "suite": suite.name,
-            "suite_sha256": suite.sha256,
-            "command": command or manifest.get("command", ""),
-            "versions": versions(),
-        }
-    )
-    tasks = manifest.setdefault("tasks", {})
+    data_dir = (Path(data_dir) if data_dir is not None else default_data_dir()).absolute()
+    manifest = Manifest(suite, data_dir, command)
     wanted = set(task_ids) if task_ids else None
-    for task in suite.tasks:
-        if wanted is not None and task.id not in wanted:
-            continue
-        expert = data_dir / "experts" / f"{task_key(task.id)}.zip"
-        if not expert.exists():
-            continue
-        old = tasks.get(task.id)
-        if not force and old and _intact(old, data_dir, sha256_path(expert)):
-            continue
-        tasks[task.id] = build_task_data(task, data_dir)
-        e = tasks[task.id]
-        log(
-            f"{task.id}: expert {e['expert']['mean_return']:.0f}±{e['expert']['std_return']:.0f} "
-            f"random {e['random']['mean_return']:.0f}, {e['demos']['n']} demos"
-        )
-        manifest["tasks"] = dict(sorted(tasks.items()))
-        _write_manifest(path, manifest)
-    _write_manifest(path, manifest)
-    return manifest
+    todo = [
+        t
+        for t in suite.tasks
+        if (wanted is None or t.id in wanted) and manifest.needs_data(t, force)
+    ]
+    if todo:
+        with given_or_local(executor) as pool:
+            for task in todo:
+                pool.submit(data_job(task, suite.name, data_dir))
+            for job, payload in pool.as_completed():
+                manifest.record(job.tag[1], payload, log)
+    manifest.write()
+    if manifest.failed:
+        raise RuntimeError(f"the data of {sorted(manifest.failed)} could not be written")
+    return manifest.doc
 
 
 def _intact(entry: dict[str, Any], data_dir: Path, expert_sha: str) -> bool:
@@ -212,13 +279,6 @@ def _intact(entry: dict[str, Any], data_dir: Path, expert_sha: str) -> bool:
         and demos.exists()
         and sha256_path(demos) == entry["demos"]["sha256"]
     )
-
-
-def _write_manifest(path: Path, manifest: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".tmp-{path.name}")
-    tmp.write_text(json.dumps(manifest, indent=1) + "\n")
-    tmp.replace(path)
 
 
 def generate_cached(

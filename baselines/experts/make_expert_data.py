@@ -17,6 +17,11 @@ Stage ``data`` (for every task whose expert exists): expert and random reference
 ``EVAL_SEED`` episodes, the fixed demonstrations from ``DEMO_SEED``, and ``manifest.json``.
 With ``--stage all`` (the default) each task's data is written as soon as its expert is in place,
 so an interrupted run leaves a consistent, usable manifest.
+
+Every task's training and data is a job on an executor (:mod:`metail_envs.executors`): one local
+worker by default, tasks in order as above; ``--workers N`` trains N tasks at a time once the
+base exists, ``--executor ray`` on a Ray cluster (whose nodes must all see ``--data-dir``). Only
+this process writes ``manifest.json``, whatever the number of workers.
 """
 
 from __future__ import annotations
@@ -24,12 +29,15 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, replace
 from pathlib import Path
+from typing import Any
 
+from baselines.experts.demos import Manifest, build_data, data_job, given_or_local, write_manifest
 from baselines.experts.train import TrainConfig, TrainResult, copy_expert, drop_checkpoints, train
 from metail_envs.data import MANIFEST, default_data_dir, task_key
+from metail_envs.executors import Executor, Job, add_executor_arguments, make_executor
 from metail_envs.tasks import DEFAULT_SUITE, Suite, Task, load_suite
 
 COMMAND = "python -m baselines.experts.make_expert_data --suite {suite} --resume"
@@ -50,51 +58,129 @@ def train_experts(
     task_ids: Sequence[str] | None = None,
     progress: bool = True,
     log: Callable[[str], None] = print,
-    after_task: Callable[[Task], None] | None = None,
+    *,
+    executor: Executor | None = None,
+    command: str | None = None,
 ) -> dict[str, TrainResult]:
-    """Train (or resume) the base expert and every task's fine-tuned expert, in order;
-    ``after_task(task)`` runs when a task's expert is in place (e.g. to write its data)."""
+    """Train (or resume) the base expert, then every task's fine-tuned expert, as jobs on
+    ``executor`` (default: one local worker, so the tasks run in :func:`training_order`).
+
+    The base runs alone first (every fine-tune starts from it); then every task is independent
+    (seeded by its index in the training order) and the executor's workers take them in order.
+    With ``command`` (recorded in the manifest), a task's references and demonstrations are
+    written as soon as its expert is in place; the manifest is written by this process only.
+    A task that fails is reported and the others go on; the run then raises.
+    """
     suite = load_suite(suite_name)
-    data_dir = Path(data_dir) if data_dir is not None else default_data_dir()
+    data_dir = (Path(data_dir) if data_dir is not None else default_data_dir()).absolute()
     base_config = base_config or TrainConfig.load("ppo_default")
     finetune_config = finetune_config or TrainConfig.load("finetune")
-    state_dir = data_dir / "training"
-    base_dir = state_dir / task_key(suite.nominal.id)
     order = training_order(suite)
     wanted = set(task_ids) if task_ids else {t.id for t in order}
     unknown = wanted - {t.id for t in order}
     if unknown:
         raise KeyError(f"tasks {sorted(unknown)} are not in suite {suite_name!r}")
-    results: dict[str, TrainResult] = {}
+    jobs = {}
     for index, task in enumerate(order):
         if task.id not in wanted and task is not suite.nominal:
             continue
-        expert = data_dir / "experts" / f"{task_key(task.id)}.zip"
-        run_dir = state_dir / task_key(task.id)
-        if task is suite.nominal:
-            result = train(task, base_config, run_dir, resume=True, progress=progress, log=log)
-        else:
-            config = replace(finetune_config, seed=finetune_config.seed + index)
-            _restart_if_outdated(run_dir, config, expert, log)
-            if expert.exists() and (run_dir / "state.json").exists():
-                if after_task is not None:
-                    after_task(task)  # a no-op where its data is already written
-                continue  # finished in an earlier stretch
-            result = train(
-                task, config, run_dir, resume=True, init_from=base_dir, progress=progress, log=log
-            )
-        copy_expert(run_dir, expert)
-        if task is not suite.nominal:
-            drop_checkpoints(run_dir)
-            (run_dir / "best.zip").unlink(missing_ok=True)  # the copy in experts/ is the one
-        results[task.id] = result
-        if after_task is not None:
-            after_task(task)
-        log(
-            f"{task.id}: expert {expert} best {result.best_mean:.0f} at {result.best_steps} "
-            f"steps, {result.steps} steps in {result.wall_s / 60:.1f} min"
+        base = task is suite.nominal
+        config = (
+            base_config if base else replace(finetune_config, seed=finetune_config.seed + index)
         )
+        jobs[task.id] = job = _train_job(suite, task, config, data_dir, progress)
+        if not base:
+            _restart_if_outdated(Path(job.args["run_dir"]), config, Path(job.args["expert"]), log)
+    manifest = Manifest(suite, data_dir, command) if command is not None else None
+    results: dict[str, TrainResult] = {}
+    failed: dict[str, str] = {}
+
+    def relay(kind: str, value: Any) -> None:
+        if kind == "log":
+            log(value)
+
+    with given_or_local(executor) as pool:
+        pool.submit(jobs.pop(suite.nominal.id))
+        for job, payload in pool.as_completed(relay):
+            kind, task = job.tag
+            if kind == "data":
+                manifest.record(task, payload, log)
+                continue
+            if not payload["ok"]:
+                failed[task.id] = payload["error"]
+                log(f"{task.id}: training failed: {payload['error']}")
+                if task is suite.nominal:
+                    break  # nothing can be fine-tuned without it
+                continue
+            results[task.id] = r = TrainResult(**payload["result"])
+            log(
+                f"{task.id}: expert {job.args['expert']} best {r.best_mean:.0f} at "
+                f"{r.best_steps} steps, {r.steps} steps in {r.wall_s / 60:.1f} min"
+            )
+            if manifest is not None and manifest.needs_data(task):
+                pool.submit(data_job(task, suite.name, data_dir), first=True)
+            if task is suite.nominal:
+                _submit_tasks(pool, jobs.values(), manifest, data_dir)
+    if manifest is not None and manifest.failed:
+        failed.update(manifest.failed)
+    if failed:
+        raise RuntimeError(f"tasks {sorted(failed)} failed: " + "; ".join(failed.values()))
     return results
+
+
+def _train_job(
+    suite: Suite, task: Task, config: TrainConfig, data_dir: Path, progress: bool
+) -> Job:
+    """The job of :func:`train_task`: ``task``'s run, fine-tuned from the nominal base's."""
+    state_dir = data_dir / "training"
+    base = task is suite.nominal
+    args = {
+        "suite": suite.name,
+        "task": task.id,
+        "config": asdict(config),
+        "run_dir": str(state_dir / task_key(task.id)),
+        "expert": str(data_dir / "experts" / f"{task_key(task.id)}.zip"),
+        "init_from": None if base else str(state_dir / task_key(suite.nominal.id)),
+        "progress": progress,
+    }
+    return Job("baselines.experts.make_expert_data:train_task", args, tag=("train", task))
+
+
+def _submit_tasks(
+    pool: Executor, jobs: Iterable[Job], manifest: Manifest | None, data_dir: Path
+) -> None:
+    """Queue the fine-tunes; one finished in an earlier stretch only gets its data written."""
+    for job in jobs:
+        task = job.tag[1]
+        if (
+            Path(job.args["expert"]).exists()
+            and (Path(job.args["run_dir"]) / "state.json").exists()
+        ):
+            if manifest is not None and manifest.needs_data(task):
+                pool.submit(data_job(task, manifest.suite.name, data_dir))
+            continue
+        pool.submit(job)
+
+
+def train_task(args: dict[str, Any], send: Callable[[Any], None]) -> dict[str, Any]:
+    """Executor job: train (or resume) one task's expert and put it in ``experts/``; a
+    fine-tune's resumable checkpoints are then deleted (the base keeps its own)."""
+    task = load_suite(args["suite"]).task(args["task"])
+    run_dir, expert = Path(args["run_dir"]), Path(args["expert"])
+    result = train(
+        task,
+        TrainConfig(**args["config"]),
+        run_dir,
+        resume=True,
+        init_from=args["init_from"],
+        progress=args["progress"],
+        log=lambda line: send(("log", line)),
+    )
+    copy_expert(run_dir, expert)
+    if args["init_from"] is not None:
+        drop_checkpoints(run_dir)
+        (run_dir / "best.zip").unlink(missing_ok=True)  # the copy in experts/ is the one
+    return {"result": asdict(result)}
 
 
 def _restart_if_outdated(run_dir: Path, config: TrainConfig, expert: Path, log) -> None:
@@ -135,9 +221,7 @@ def _forget(data_dir: Path, key: str) -> None:
     if path.exists():
         manifest = json.loads(path.read_text())
         manifest.get("tasks", {}).pop(key.replace("__", "/"), None)
-        tmp = path.with_name(f".tmp-{path.name}")
-        tmp.write_text(json.dumps(manifest, indent=1) + "\n")
-        tmp.replace(path)
+        write_manifest(path, manifest)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -170,36 +254,43 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "(the training state is always kept; this flag documents the intent)",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bars (for log files)")
+    add_executor_arguments(
+        p, "parallel trainings (default 1 locally, all CPUs on Ray); the nominal base runs first"
+    )
+
+
+def pipeline_executor(a: argparse.Namespace) -> Executor:
+    """The executor of the options; locally one worker unless ``--workers`` says otherwise
+    (one task after another, as before there was a choice)."""
+    workers = 1 if a.executor == "local" and a.workers is None else a.workers
+    return make_executor(a.executor, workers, a.ray_address, a.retries)
 
 
 def run(a: argparse.Namespace) -> int:
-    import torch
-
-    torch.set_num_threads(1)
-    from baselines.experts.demos import build_data
-
     command = COMMAND.format(suite=a.suite)
-
-    def write_data(task: Task) -> None:
-        build_data(a.suite, a.data_dir, [task.id], command=command)
-
-    if a.stage in ("train", "all"):
-        train_experts(
-            a.suite,
-            a.data_dir,
-            TrainConfig.load(a.base_config),
-            TrainConfig.load(a.finetune_config),
-            a.tasks,
-            progress=not a.no_progress,
-            after_task=write_data if a.stage == "all" else None,
-        )
-    if a.stage in ("data", "all"):
-        build_data(a.suite, a.data_dir, a.tasks, command=command)
+    with pipeline_executor(a) as pool:
+        if a.stage in ("train", "all"):
+            train_experts(
+                a.suite,
+                a.data_dir,
+                TrainConfig.load(a.base_config),
+                TrainConfig.load(a.finetune_config),
+                a.tasks,
+                progress=not a.no_progress,
+                executor=pool,
+                command=command if a.stage == "all" else None,
+            )
+        if a.stage in ("data", "all"):
+            build_data(a.suite, a.data_dir, a.tasks, command=command, executor=pool)
     return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    return run(build_parser().parse_args(argv))
+    try:
+        return run(build_parser().parse_args(argv))
+    except ValueError as e:  # e.g. --executor ray without Ray installed
+        print(f"make_expert_data: error: {e}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -1,12 +1,10 @@
-"""The worker process that runs untrusted agent code: meta-training, adaptation and evaluation.
+"""The benchmark's jobs, run in an executor's worker process: probe an agent, meta-train it,
+adapt and evaluate it. This is where untrusted agent code runs, never in the runner (see
+:mod:`metail_envs.executors.worker` for how a raise, a hang or a crash costs one job only).
 
-A worker takes one job at a time from its pipe and answers with progress messages and a final
-``("done", payload)``. Everything an agent does happens here, never in the runner, so an agent
-that raises, hangs or crashes the interpreter costs one job: the runner records the error, kills
-the worker if it must, and starts another.
-
-Messages to the runner: ``("phase", name)`` when a capped phase starts, ``("tick", n_finished)``
-during evaluation (at least every few tenths of a second while steps complete), ``("done", dict)``.
+Each job is ``fn(job, send)``; it sends ``("phase", name)`` when a capped phase starts and
+``("tick", n_finished)`` during evaluation (at least every few tenths of a second while steps
+complete), and returns its payload.
 """
 
 from __future__ import annotations
@@ -14,12 +12,8 @@ from __future__ import annotations
 import os
 import random
 import shutil
-import signal
 import sys
-import threading
 import time
-import traceback
-from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
@@ -33,15 +27,6 @@ from .agent import AgentResolutionError, resolve_agent
 from .protocol import ProtocolConfig
 
 TICK_S = 0.2
-_ERROR_CHARS = 2000
-
-
-def format_error(e: BaseException) -> str:
-    """``Type: message`` and the innermost frames of the traceback, kept short."""
-    head = f"{type(e).__name__}: {e}"
-    frames = "".join(traceback.format_tb(e.__traceback__, limit=-3))
-    text = f"{head}\n{frames}".strip()
-    return text if len(text) <= _ERROR_CHARS else text[: _ERROR_CHARS - 3] + "..."
 
 
 def seed_everything(seed: int) -> None:
@@ -50,17 +35,6 @@ def seed_everything(seed: int) -> None:
     np.random.seed(seed % 2**32)
     if "torch" in sys.modules:
         sys.modules["torch"].manual_seed(seed)
-
-
-def _limit_threads() -> None:
-    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-        os.environ.setdefault(var, "1")
-    try:
-        import torch
-
-        torch.set_num_threads(1)
-    except ImportError:
-        pass
 
 
 def _use_data_dir(data_dir: str | None) -> None:
@@ -79,7 +53,10 @@ def _strip(traj: Any) -> Any:
 
 def probe(job: dict[str, Any], send: Any) -> dict[str, Any]:
     """Resolve an agent spec, reporting whether it is privileged."""
-    cls = resolve_agent(job["spec"])
+    try:
+        cls = resolve_agent(job["spec"])
+    except AgentResolutionError as e:  # the message says it all; no traceback
+        return {"ok": False, "error": str(e), "resolution": True}
     return {
         "privileged": bool(getattr(cls, "privileged", False)),
         "target": f"{cls.__module__}:{cls.__qualname__}",
@@ -157,45 +134,3 @@ def evaluate(job: dict[str, Any], send: Any) -> dict[str, Any]:
         "returns": returns,
         "lengths": lengths,
     }
-
-
-JOBS = {"probe": probe, "meta_train": meta_train, "eval": evaluate}
-
-
-def _exit_with_parent() -> None:
-    """Exit when the runner is gone (killed), so that no worker is left behind."""
-    parent = os.getppid()
-
-    def watch() -> None:
-        while True:
-            time.sleep(1.0)
-            if os.getppid() != parent:
-                os._exit(1)
-
-    threading.Thread(target=watch, daemon=True).start()
-
-
-def main(fd: int) -> None:
-    """Entry point of a worker started by the runner with one end of a socket pair."""
-    _exit_with_parent()
-    worker_main(Connection(fd))
-
-
-def worker_main(conn: Connection) -> None:
-    """Serve jobs until the pipe closes; every job ends with exactly one ``done`` message."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the runner's to handle
-    _limit_threads()
-    while True:
-        try:
-            job = conn.recv()
-        except (EOFError, OSError):
-            return
-        if job is None:
-            return
-        try:
-            payload = {"ok": True, **JOBS[job["kind"]](job, conn.send)}
-        except AgentResolutionError as e:
-            payload = {"ok": False, "error": str(e), "resolution": True}
-        except BaseException as e:  # third-party code may raise anything, SystemExit included
-            payload = {"ok": False, "error": format_error(e)}
-        conn.send(("done", payload))

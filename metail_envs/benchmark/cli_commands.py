@@ -11,6 +11,8 @@ import argparse
 import json
 import sys
 
+from metail_envs.executors import add_executor_arguments
+
 from .protocol import EPISODES, K_VALUES, MAX_STEPS, MIN_SEEDS, PROTOCOL_NAME, SPLITS
 
 EVALUATE_HELP = f"evaluate agents under the benchmark protocol ({PROTOCOL_NAME})"
@@ -34,7 +36,6 @@ def evaluate_arguments(p: argparse.ArgumentParser) -> None:
         "--seeds", type=int, default=MIN_SEEDS, help=f"meta-training seeds 0..N-1 ({MIN_SEEDS})"
     )
     p.add_argument("--out", required=True, metavar="DIR", help="directory for the result files")
-    p.add_argument("--workers", type=int, help="parallel worker processes (default: all cores)")
     p.add_argument("--resume", action="store_true", help="finish the result files in --out")
     p.add_argument(
         "--splits",
@@ -48,6 +49,7 @@ def evaluate_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--leaderboard", action="store_true", help="render and print the leaderboard of --out"
     )
+    add_executor_arguments(p, "parallel workers (default: all cores, or all CPUs of the cluster)")
     smoke = p.add_argument_group("non-standard settings (smoke runs; flagged on the leaderboard)")
     smoke.add_argument("--k-values", type=int, nargs="+", default=list(K_VALUES), metavar="K")
     smoke.add_argument("--episodes", type=int, default=EPISODES)
@@ -93,6 +95,9 @@ def run_evaluate(a: argparse.Namespace) -> int:
         resume=a.resume,
         data_dir=a.data_dir,
         progress=not a.no_progress,
+        executor=a.executor,
+        ray_address=a.ray_address,
+        retries=a.retries,
     )
     print(f"{len(paths)} result files under {a.out}", file=sys.stderr)
     if a.leaderboard:

@@ -1,38 +1,32 @@
 """The evaluation run: every (agent, seed) meta-trained once, then every (task, K) adapted and
-evaluated, in parallel worker processes, with results written as each job finishes.
+evaluated, as jobs on an executor (local worker processes or a Ray cluster), with results
+written as each job finishes.
 
-The runner never runs agent code itself: :mod:`._worker` processes do, under the protocol's
-caps, and a worker that hangs past a cap is killed and replaced. Each (agent, seed) has one
-result file, rewritten atomically after every job; ``resume=True`` runs only the jobs a file
-lacks. Every job is seeded from (agent seed, task, K), so a resumed run gives the numbers of an
-uninterrupted one.
+The runner never runs agent code itself: the executor's worker processes do (:mod:`._worker`
+holds the jobs), under the protocol's caps, and a worker that hangs past a cap is killed and
+replaced. Each (agent, seed) has one result file, written only here, atomically after every job;
+``resume=True`` runs only the jobs a file lacks. Every job is seeded from (agent seed, task, K),
+so a resumed run, or one on another executor, gives the numbers of an uninterrupted one.
 """
 
 from __future__ import annotations
 
 import datetime
 import json
-import math
-import os
-import socket
-import subprocess
-import sys
 import time
 import warnings
-from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any
+
+from metail_envs.executors import RETRIES, Executor, Job, check_workers, make_executor
 
 from . import results as R
 from .agent import AgentResolutionError, AgentSpec
 from .protocol import MIN_SEEDS, ProtocolConfig, job_seed
 from .stats import normalised_score
 
-GRACE_S = 2.0
-"""Slack over a cap before a worker is killed (the worker itself enforces the exact cap)."""
 PROBE_CAP_S = 120.0
 """Time allowed to import an agent class."""
 LOAD_CAP_S = 120.0
@@ -46,10 +40,8 @@ def _now() -> str:
     return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
 
 
-_BOOT = (
-    "import sys, json; sys.path[:0] = json.loads(sys.argv[1]); "
-    "from metail_envs.benchmark._worker import main; main(int(sys.argv[2]))"
-)
+_JOBS = "metail_envs.benchmark._worker:"
+_PHASES = {"eval": "an act call", "start": "loading the agent and demonstrations"}
 
 
 @dataclass
@@ -64,62 +56,6 @@ class _Run:
     todo: list[tuple[str, str, int]]
     wall_base: float = 0.0
     session_start: float = field(default_factory=time.monotonic)
-
-
-@dataclass
-class _Job:
-    kind: str
-    run: _Run | None
-    message: dict[str, Any]
-    key: tuple[str, str, int] | None = None
-
-
-class _Worker:
-    """One worker process (a fresh interpreter), its socket, and the job and deadline it is on.
-
-    Workers are started with ``subprocess`` rather than ``multiprocessing`` so that the caller's
-    ``__main__`` is never re-imported (scripts need no ``if __name__ == "__main__"`` guard).
-    """
-
-    def __init__(self) -> None:
-        mine, theirs = socket.socketpair()
-        paths = json.dumps([p for p in sys.path if p])
-        self.proc = subprocess.Popen(
-            [sys.executable, "-c", _BOOT, paths, str(theirs.fileno())],
-            pass_fds=(theirs.fileno(),),
-        )
-        theirs.close()
-        self.conn = Connection(mine.detach())
-        self.job: _Job | None = None
-        self.phase = "start"
-        self.cap = math.inf
-        self.deadline = math.inf
-
-    def start(self, job: _Job, cap: float) -> None:
-        self.job, self.phase = job, "start"
-        self.set_cap(cap)
-        self.conn.send(job.message)
-
-    def set_cap(self, cap: float) -> None:
-        self.cap, self.deadline = cap, time.monotonic() + cap + GRACE_S
-
-    def alive(self) -> bool:
-        return self.proc.poll() is None
-
-    def stop(self, kill: bool = False) -> None:
-        if not kill:
-            try:
-                self.conn.send(None)
-            except OSError:
-                kill = True
-        if kill:
-            self.proc.kill()
-        try:
-            self.proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self.conn.close()
 
 
 def _normalise_agents(agents: AgentLike | Sequence[AgentLike]) -> list[AgentSpec]:
@@ -191,130 +127,33 @@ def _references(api: Any, suite: Any, data_dir: Any, ids: list[str]) -> dict[str
     return out
 
 
-class _Scheduler:
-    """Runs jobs on a pool of workers, enforcing caps and recording every outcome."""
-
-    def __init__(self, n_workers: int, config: ProtocolConfig, progress: bool) -> None:
-        from tqdm.auto import tqdm
-
-        self.n_workers = n_workers
-        self.config = config
-        self.idle: list[_Worker] = []
-        self.busy: list[_Worker] = []
-        self.queue: deque[_Job] = deque()
-        self.jobs_bar = tqdm(total=0, desc="jobs", unit="job", disable=not progress, position=0)
-        self.eps_bar = tqdm(total=0, desc="episodes", unit="ep", disable=not progress, position=1)
-
-    def _worker(self) -> _Worker:
-        return self.idle.pop() if self.idle else _Worker()
-
-    def probe(self, spec: str) -> dict[str, Any]:
-        """Import an agent class in a worker; raises AgentResolutionError if it cannot."""
-        worker = self._worker()
-        worker.start(_Job("probe", None, {"kind": "probe", "spec": spec}), PROBE_CAP_S)
-        payload = self._wait_single(worker, PROBE_CAP_S)
-        if payload is None:
-            raise AgentResolutionError(f"agent {spec!r}: importing it did not finish in time")
-        if not payload["ok"]:
-            raise AgentResolutionError(payload["error"])
-        return payload
-
-    def _wait_single(self, worker: _Worker, cap: float) -> dict[str, Any] | None:
-        if worker.conn.poll(cap):
-            try:
-                kind, payload = worker.conn.recv()
-            except (EOFError, OSError):
-                worker.stop(kill=True)
-                return None
-            worker.job = None
-            self.idle.append(worker)
-            return payload
-        worker.stop(kill=True)
-        return None
-
-    def _cap(self, phase: str) -> float:
-        c = self.config
-        caps = {"meta_train": c.meta_train_cap_s, "adapt": c.adapt_cap_s, "eval": c.act_cap_s}
-        return caps.get(phase, LOAD_CAP_S)
-
-    def run(self, runner: Evaluation) -> None:
-        try:
-            while self.queue or self.busy:
-                while self.queue and len(self.busy) < self.n_workers:
-                    job = self.queue.popleft()
-                    worker = self._worker()
-                    cap = self.config.meta_train_cap_s if job.kind == "meta_train" else 0.0
-                    worker.start(job, cap + self._cap("start"))
-                    self.busy.append(worker)
-                wait([w.conn for w in self.busy], timeout=0.25)
-                for worker in list(self.busy):
-                    self._service(worker, runner)
-        finally:
-            for w in self.idle + self.busy:
-                w.stop(kill=w in self.busy)
-            self.idle, self.busy = [], []
-            self.jobs_bar.close()
-            self.eps_bar.close()
-
-    def _service(self, worker: _Worker, runner: Evaluation) -> None:
-        job = worker.job
-        assert job is not None
-        try:
-            while worker.conn.poll():
-                kind, value = worker.conn.recv()
-                if kind == "phase":
-                    worker.phase = value
-                    worker.set_cap(self._cap(value))
-                elif kind == "tick":
-                    worker.set_cap(self._cap("eval"))
-                    self.eps_bar.update(value)
-                elif kind == "done":
-                    self.busy.remove(worker)
-                    worker.job = None
-                    self.idle.append(worker)
-                    runner.finish(job, value)
-                    return
-        except (EOFError, OSError):
-            pass
-        if not worker.alive() or worker.conn.closed:
-            code = worker.proc.wait()
-            error = f"worker process died (exit code {code}) during {worker.phase}"
-        elif time.monotonic() > worker.deadline:
-            what = {"eval": "an act call", "start": "loading the agent and demonstrations"}
-            error = (
-                f"timed out: {what.get(worker.phase, worker.phase)} ran past its "
-                f"{worker.cap:g} s cap; "
-                "the worker was killed"
-            )
-        else:
-            return
-        self.busy.remove(worker)
-        worker.stop(kill=True)
-        runner.finish(job, {"ok": False, "error": error})
-
-
 class Evaluation:
-    """One call of :func:`evaluate`: the runs, their result files, and the scheduler."""
+    """One call of :func:`evaluate`: the runs, their result files, and their jobs on an executor."""
 
     def __init__(self, runs: list[_Run], config: ProtocolConfig, common: dict[str, Any]) -> None:
         self.runs, self.config, self.common = runs, config, common
 
-    def eval_job(self, run: _Run, key: tuple[str, str, int]) -> _Job:
-        split, task, k = key
-        message = {
-            "kind": "eval",
+    def job(self, fn: str, args: dict[str, Any], tag: Any, start_cap: float) -> Job:
+        """A job of :mod:`._worker` under the protocol's caps (``start_cap`` before a phase)."""
+        c = self.config
+        caps = {"start": start_cap, "meta_train": c.meta_train_cap_s}
+        caps.update(adapt=c.adapt_cap_s, eval=c.act_cap_s)
+        return Job(_JOBS + fn, args, caps, _PHASES, tag)
+
+    def _agent_args(self, run: _Run) -> dict[str, Any]:
+        return {
             "agent": run.spec.to_json(),
             "seed": run.seed,
-            "checkpoint": str(run.checkpoint),
-            "task": task,
-            "k": k,
-            "job_seed": job_seed(run.seed, task, k),
+            "checkpoint": str(run.checkpoint.absolute()),  # a Ray worker's cwd is not ours
             **self.common,
         }
-        return _Job("eval", run, message, key)
 
-    def queue_evals(self, run: _Run, sched: _Scheduler) -> None:
-        sched.queue.extend(self.eval_job(run, key) for key in run.todo)
+    def queue_evals(self, run: _Run) -> None:
+        for key in run.todo:
+            split, task, k = key
+            args = {**self._agent_args(run), "task": task, "k": k}
+            args["job_seed"] = job_seed(run.seed, task, k)
+            self.executor.submit(self.job("evaluate", args, ("eval", run, key), LOAD_CAP_S))
 
     def write(self, run: _Run) -> None:
         doc = run.doc
@@ -323,11 +162,10 @@ class Evaluation:
         doc["timing"]["wall_s"] = run.wall_base + time.monotonic() - run.session_start
         R.write_result(run.path, doc)
 
-    def finish(self, job: _Job, payload: dict[str, Any]) -> None:
-        run = job.run
-        assert run is not None
-        self.sched.jobs_bar.update(1)
-        if job.kind == "meta_train":
+    def finish(self, job: Job, payload: dict[str, Any]) -> None:
+        kind, run, key = job.tag
+        self.jobs_bar.update(1)
+        if kind == "meta_train":
             run.doc["meta_train"] = {
                 "status": "ok" if payload["ok"] else "failed",
                 "error": None if payload["ok"] else payload["error"],
@@ -336,18 +174,17 @@ class Evaluation:
             if payload["ok"]:
                 record = {**_trained_with(run.doc), "time_s": payload.get("time_s")}
                 R.write_json_atomic(run.checkpoint / R.META_TRAIN_RECORD, record)
-                self.queue_evals(run, self.sched)
+                self.queue_evals(run)
             else:
                 error = f"meta-training failed: {payload['error']}"
-                for key in run.todo:
-                    self._record(run, key, {"ok": False, "error": error})
-                    self.sched.jobs_bar.update(1)
+                for k in run.todo:
+                    self._record(run, k, {"ok": False, "error": error})
+                    self.jobs_bar.update(1)
                 run.todo = []
             self.write(run)
             return
-        assert job.key is not None
-        self._record(run, job.key, payload)
-        run.todo.remove(job.key)
+        self._record(run, key, payload)
+        run.todo.remove(key)
         self.write(run)
 
     def _record(self, run: _Run, key: tuple[str, str, int], payload: dict[str, Any]) -> None:
@@ -373,42 +210,53 @@ class Evaluation:
                 normalised_score(entry["mean_return"], ref["random_mean"], ref["expert_mean"])
             )
         else:
-            self.sched.eps_bar.update(self.config.episodes)
+            self.eps_bar.update(self.config.episodes)
         run.doc["jobs"].append(entry)
 
-    def execute(self, n_workers: int, progress: bool) -> None:
-        self.sched = sched = _Scheduler(n_workers, self.config, progress)
+    def probe(self, spec: str) -> dict[str, Any]:
+        """Import an agent class in a worker; raises AgentResolutionError if it cannot."""
+        phases = {"start": "importing the agent"}
+        payload = self.executor.run_one(
+            Job(_JOBS + "probe", {"spec": spec}, {"start": PROBE_CAP_S}, phases)
+        )
+        if not payload["ok"]:
+            error = payload["error"]
+            raise AgentResolutionError(error if payload.get("resolution") else f"{spec}: {error}")
+        return payload
+
+    def _on_event(self, kind: str, value: Any) -> None:
+        if kind == "tick":
+            self.eps_bar.update(value)
+
+    def execute(self, executor: Executor, progress: bool) -> None:
+        """Probe every agent, then run every pending job on ``executor``, writing as they end."""
+        from tqdm.auto import tqdm
+
+        self.executor = executor
+        self.jobs_bar = tqdm(total=0, desc="jobs", unit="job", disable=not progress, position=0)
+        self.eps_bar = tqdm(total=0, desc="episodes", unit="ep", disable=not progress, position=1)
         try:
-            probes = {}
-            for spec in sorted({r.spec.spec for r in self.runs}):
-                probes[spec] = sched.probe(spec)
+            probes = {spec: self.probe(spec) for spec in sorted({r.spec.spec for r in self.runs})}
             for run in self.runs:
                 run.doc["agent"]["privileged"] = probes[run.spec.spec]["privileged"]
                 run.doc["agent"]["target"] = probes[run.spec.spec]["target"]
                 if run.doc["meta_train"]["status"] == "pending":
-                    message = {
-                        "kind": "meta_train",
-                        "agent": run.spec.to_json(),
-                        "seed": run.seed,
-                        "checkpoint": str(run.checkpoint),
-                        **self.common,
-                    }
-                    sched.queue.append(_Job("meta_train", run, message))
-                    sched.jobs_bar.total += 1
+                    cap = self.config.meta_train_cap_s + LOAD_CAP_S
+                    tag = ("meta_train", run, None)
+                    executor.submit(self.job("meta_train", self._agent_args(run), tag, cap))
+                    self.jobs_bar.total += 1
                 else:
-                    self.queue_evals(run, sched)
-                sched.jobs_bar.total += len(run.todo)
-                sched.eps_bar.total += len(run.todo) * self.config.episodes
+                    self.queue_evals(run)
+                self.jobs_bar.total += len(run.todo)
+                self.eps_bar.total += len(run.todo) * self.config.episodes
                 self.write(run)
-            sched.jobs_bar.refresh()
-            sched.eps_bar.refresh()
-        except BaseException:
-            for w in sched.idle:
-                w.stop()
-            sched.jobs_bar.close()
-            sched.eps_bar.close()
-            raise
-        sched.run(self)
+            self.jobs_bar.refresh()
+            self.eps_bar.refresh()
+            for job, payload in executor.as_completed(self._on_event):
+                self.finish(job, payload)
+        finally:
+            self.jobs_bar.close()
+            self.eps_bar.close()
 
 
 def result_path(out: Path, spec: AgentSpec, seed: int) -> Path:
@@ -426,22 +274,29 @@ def evaluate(
     resume: bool = False,
     data_dir: str | Path | None = None,
     progress: bool = True,
+    executor: str | Executor = "local",
+    ray_address: str | None = None,
+    retries: int = RETRIES,
 ) -> list[Path]:
     """Evaluate agents under the protocol and return their result files (one per agent, seed).
 
     ``agents``: ``'pkg.module:Class'``, a short name (``random``, ``expert``, a ``metail.agents``
     entry point) or :class:`AgentSpec` (with constructor kwargs), or a list of them. ``seeds``: a
-    count (seeds 0..N-1) or explicit seeds. ``workers``: parallel processes (default all cores).
-    ``resume``: finish the result files already in ``out`` instead of refusing to touch them.
+    count (seeds 0..N-1) or explicit seeds. ``resume``: finish the result files already in ``out``
+    instead of refusing to touch them. ``executor``: ``"local"`` (worker processes here),
+    ``"ray"`` (a Ray cluster at ``ray_address``, or one started here) or an
+    :class:`~metail_envs.executors.Executor` (left open); ``workers``: parallel workers (default:
+    all cores, or all CPUs of the cluster); ``retries``: times a job whose worker died is run
+    again. The result files do not depend on the executor.
     """
     import metail_envs
 
     config = config or ProtocolConfig()
     specs = _normalise_agents(agents)
     seed_list = _normalise_seeds(seeds)
-    n_workers = (os.cpu_count() or 1) if workers is None else workers
-    if isinstance(n_workers, bool) or not isinstance(n_workers, int) or n_workers < 1:
-        raise ValueError(f"workers={workers!r} is invalid; accepted: an integer >= 1")
+    check_workers(workers)
+    if isinstance(executor, Executor) and (workers, ray_address) != (None, None):
+        raise ValueError("workers and ray_address configure a new executor, not a given one")
     if len(seed_list) < MIN_SEEDS:
         warnings.warn(
             f"{len(seed_list)} seeds is below the protocol's minimum of {MIN_SEEDS}; "
@@ -492,7 +347,13 @@ def evaluate(
         "config": config.to_json(),
         "train_tasks": train_tasks,
     }
-    Evaluation(runs, config, common).execute(n_workers, progress)
+    own = not isinstance(executor, Executor)
+    pool = make_executor(executor, workers, ray_address, retries) if own else executor
+    try:
+        Evaluation(runs, config, common).execute(pool, progress)
+    finally:
+        if own:
+            pool.close()
     return [r.path for r in runs]
 
 

@@ -7,6 +7,7 @@ import json
 import warnings
 
 from metail_envs.benchmark import AgentSpec, ProtocolConfig, evaluate
+from metail_envs.benchmark.results import META_TRAIN_RECORD
 
 SPECS = {
     "bc": "baselines.bc:BCAgent",
@@ -39,4 +40,8 @@ def test_every_baseline_through_evaluate(tiny_data_dir, suite, tmp_path):
             j["error"] for j in doc["jobs"]
         ]
         checkpoint = tmp_path / "checkpoints" / path.parent.name / "seed_000"
-        assert {p.name for p in checkpoint.iterdir()} == {"agent.json", "model.pt"}
+        assert {p.name for p in checkpoint.iterdir()} == {
+            "agent.json",
+            "model.pt",
+            META_TRAIN_RECORD,
+        }

@@ -97,8 +97,13 @@ def scripted_action(obs: np.ndarray) -> np.ndarray:
 
 
 class SlowAgent(MeanActionAgent):
-    """A correct agent whose adaptation takes a while (for the kill-and-resume test)."""
+    """A correct agent whose adaptation takes ``delay`` seconds (for the tests that interrupt a
+    run); its numbers do not depend on the delay."""
+
+    def __init__(self, scale: float = 1.0, delay: float = 0.3) -> None:
+        super().__init__(scale)
+        self.delay = delay
 
     def adapt(self, demos):
-        time.sleep(0.3)
+        time.sleep(self.delay)
         return super().adapt(demos)

@@ -4,17 +4,22 @@ worker processes. Plugins, misbehaving agents, kill-and-resume."""
 from __future__ import annotations
 
 import importlib.util
-import json
-import os
-import signal
-import subprocess
 import sys
 import time
 import types
 
 import numpy as np
 import pytest
-from tinybench import EPISODES, HERE, make_entry_point_dist, tiny_config
+from tinybench import (
+    EPISODES,
+    SLOW,
+    kill_after_first_job,
+    load,
+    make_entry_point_dist,
+    numbers,
+    start_slow_run,
+    tiny_config,
+)
 
 import metail_envs
 from metail_envs import data as api
@@ -23,22 +28,6 @@ from metail_envs.benchmark import results as R
 from metail_envs.benchmark.reference_agents import ExpertAgent
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*below the protocol's minimum")
-
-
-def load(path):
-    return json.loads(path.read_text())
-
-
-def jobs_of(doc):
-    return {(j["split"], j["task"], j["k"]): j for j in doc["jobs"]}
-
-
-def numbers(doc):
-    """What must be identical between an interrupted-and-resumed run and an uninterrupted one."""
-    return {
-        key: (j["status"], j["returns"], j["lengths"], j["score"], j["job_seed"])
-        for key, j in jobs_of(doc).items()
-    }
 
 
 def test_module_class_agents_are_evaluated_and_written(tiny_run, tiny_data):
@@ -138,42 +127,17 @@ def test_misbehaving_agents_fail_only_their_jobs(tmp_path, tiny_data):
         assert fragment in errors[name], (name, errors[name])
 
 
-def _run_in_subprocess(out, data_dir):
-    code = (
-        "from tinybench import tiny_config; from metail_envs.benchmark import evaluate; "
-        f"evaluate(['metail_test_agents:SlowAgent'], out={str(out)!r}, seeds=2, "
-        f"config=tiny_config(), workers=1, data_dir={str(data_dir)!r}, progress=False)"
-    )
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(HERE), *sys.path]))
-    return subprocess.Popen(
-        [sys.executable, "-W", "ignore", "-c", code], env=env, start_new_session=True
-    )
-
-
-def test_kill_then_resume_gives_the_uninterrupted_numbers(tmp_path, tiny_data):
-    agents = ["metail_test_agents:SlowAgent"]
-    kwargs = dict(seeds=2, config=tiny_config(), workers=1, data_dir=tiny_data, progress=False)
-    reference = evaluate(agents, out=tmp_path / "whole", **kwargs)
-
+def test_kill_then_resume_gives_the_uninterrupted_numbers(tmp_path, tiny_data, slow_reference):
     out = tmp_path / "killed"
-    proc = _run_in_subprocess(out, tiny_data)
-    first = out / "results" / "metail_test_agents_SlowAgent" / "seed_000.json"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if first.exists() and load(first)["jobs"]:
-            break
-        time.sleep(0.05)
-    os.killpg(proc.pid, signal.SIGKILL)  # the runner and its workers, mid-run
-    proc.wait()
-    partial = sorted((out / "results").rglob("*.json"))
-    done = sum(len(load(p)["jobs"]) for p in partial)
+    done = kill_after_first_job(start_slow_run(out, tiny_data), out)
     assert 1 <= done < 8, "the kill must land mid-run"
 
+    kwargs = dict(seeds=2, config=tiny_config(), workers=1, data_dir=tiny_data, progress=False)
     with pytest.raises(FileExistsError, match="--resume"):
-        evaluate(agents, out=out, **kwargs)
-    resumed = evaluate(agents, out=out, resume=True, **kwargs)
-    for a, b in zip(reference, resumed, strict=True):
-        assert a.relative_to(tmp_path / "whole") == b.relative_to(out)
+        evaluate([SLOW], out=out, **kwargs)
+    resumed = evaluate([SLOW], out=out, resume=True, **kwargs)
+    for a, b in zip(slow_reference, resumed, strict=True):
+        assert a.relative_to(a.parents[2]) == b.relative_to(out)
         doc_a, doc_b = load(a), load(b)
         assert doc_b["complete"] and numbers(doc_a) == numbers(doc_b)
 

@@ -8,14 +8,18 @@ references are measured rollouts, so normalised scores mean what they mean in th
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
 
 import metail_envs
-from metail_envs.benchmark import ProtocolConfig
+from metail_envs.benchmark import AgentSpec, ProtocolConfig
 
 HERE = Path(__file__).parent
 if str(HERE) not in sys.path:  # makes metail_test_agents importable here and in worker processes
@@ -23,6 +27,14 @@ if str(HERE) not in sys.path:  # makes metail_test_agents importable here and in
 MAX_STEPS = 40
 EPISODES = 3
 N_DEMOS = 2
+SLOW = "metail_test_agents:SlowAgent"
+TINY_AGENTS = [
+    AgentSpec("metail_test_agents:MeanActionAgent", {"scale": 0.5}, name="mean"),
+    "expert",
+    "metail_test_agents:RaisingAgent",
+    "random",
+]
+"""The agents of the shared tiny run: honest, privileged, failing, random."""
 
 
 def rollout(task, seed: int, policy, max_steps: int = MAX_STEPS):
@@ -138,3 +150,46 @@ def make_entry_point_dist(root: Path) -> Path:
     )
     (root / "metail_ep_broken.py").write_text("raise ImportError('must never be imported')\n")
     return root
+
+
+def load(path: Path) -> dict:
+    return json.loads(Path(path).read_text())
+
+
+def numbers(doc: dict) -> dict:
+    """What must be identical between an interrupted-and-resumed run and an uninterrupted one,
+    or between two executors."""
+    return {
+        (j["split"], j["task"], j["k"]): (
+            j["status"], j["returns"], j["lengths"], j["score"], j["job_seed"]
+        )
+        for j in doc["jobs"]
+    }  # fmt: skip
+
+
+def start_slow_run(out: Path, data_dir: Path, **kwargs) -> subprocess.Popen:
+    """``evaluate`` of :data:`SLOW` (2 seeds, the tiny config, one worker unless ``kwargs``
+    say otherwise) in a process group of its own, to be killed mid-run."""
+    args = {"workers": 1, **kwargs}
+    code = (
+        "from tinybench import tiny_config; from metail_envs.benchmark import evaluate; "
+        f"evaluate([{SLOW!r}], out={str(out)!r}, seeds=2, config=tiny_config(), "
+        f"data_dir={str(data_dir)!r}, progress=False, **{args!r})"
+    )
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(HERE), *sys.path]))
+    return subprocess.Popen(
+        [sys.executable, "-W", "ignore", "-c", code], env=env, start_new_session=True
+    )
+
+
+def kill_after_first_job(proc: subprocess.Popen, out: Path, timeout: float = 120) -> int:
+    """SIGKILL the run's process group once a first job is written; the jobs written by then."""
+    first = out / "results" / "metail_test_agents_SlowAgent" / "seed_000.json"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if first.exists() and load(first)["jobs"]:
+            break
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)  # the runner and its local workers, mid-run
+    proc.wait()
+    return sum(len(load(p)["jobs"]) for p in (out / "results").rglob("*.json"))
