@@ -1,4 +1,4 @@
-"""The `metail` command line: help, the demo (README's main job for the env issue), params, suite."""
+"""The `metail` command line: help, the demo, params, suite."""
 
 from __future__ import annotations
 
