@@ -452,6 +452,9 @@ def _plots(board: Leaderboard, out: Path, seed: int) -> dict[str, Path]:
         rows = [(e, k) for e in board.entries for k in ks]
         grid = np.array([e.scores[(split, k)].mean(axis=0) for e, k in rows])
         im = ax.imshow(grid, cmap="viridis", vmin=0, vmax=100, aspect="auto")
+        for (r, c), v in np.ndenumerate(grid):  # the colour saturates; the number does not
+            ax.text(c, r, f"{round(v)}", ha="center", va="center", fontsize=6,
+                    color="black" if v > 60 else "white")  # fmt: skip
         ax.set_yticks(range(len(rows)), [f"{_label(e)} K={k}" for e, k in rows], fontsize=7)
         short = [t.rsplit("/", 1)[-1] for t in board.tasks[split]]
         ax.set_xticks(range(len(short)), short, fontsize=7)
