@@ -126,15 +126,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for c in all_commands():
-        c.add_arguments(sub.add_parser(c.name, help=c.help, description=c.help))
+        command = sub.add_parser(c.name, help=c.help, description=c.help)
+        c.add_arguments(command)
+        command.set_defaults(run=c.run)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    run = next(c.run for c in all_commands() if c.name == args.command)
     try:
-        return int(run(args) or 0)
+        return int(args.run(args) or 0)
     except (ValueError, TypeError, KeyError, FileExistsError, FileNotFoundError) as e:
         print(f"metail {args.command}: error: {e}", file=sys.stderr)
         return 2
