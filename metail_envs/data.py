@@ -42,6 +42,8 @@ EVAL_SEED = 20_000
 """Reset seeds ``EVAL_SEED + i``: the expert and random references written to the manifest."""
 DEMO_SEED = 0
 """Reset seeds ``DEMO_SEED + i``: the fixed, shipped demonstrations."""
+CHOICE_SEED = 30_000
+"""Reset seeds ``CHOICE_SEED + i``: choosing among the retried experts of a task below the bar."""
 CACHE_SEED = 1_000_000
 """Reset seeds ``CACHE_SEED + i``: demonstrations generated on demand into the user cache."""
 

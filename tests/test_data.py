@@ -256,3 +256,39 @@ def test_a_task_below_the_bar_is_retrained_with_a_new_config(copy: Path) -> None
     assert (run / "progress-attempt1.csv").exists()
     assert json.loads((run / "state.json").read_text())["config"]["init_log_std"] == 0.0
     assert TASK not in D.load_manifest(copy)["tasks"]  # its data is rewritten by the data stage
+
+
+def test_a_task_below_the_bar_gets_fresh_attempts_and_keeps_the_best(
+    copy: Path, tmp_path: Path
+) -> None:
+    from baselines.experts.demos import build_data
+    from baselines.experts.retry import Attempt, RetryPlan, retry_experts
+
+    cfg = tmp_path / "tiny.json"
+    cfg.write_text(json.dumps(TINY))
+    plan = RetryPlan(
+        (
+            Attempt("ft", str(cfg), "base", 100, {}),
+            Attempt("scratch", str(cfg), "scratch", 200, {"total_steps": 256}),
+        ),
+        choice_episodes=2,
+    )
+    lines: list[str] = []
+    expert = copy / "experts" / "hopper-v1__test__00.zip"
+    before = D.sha256_path(expert)
+    records = retry_experts("hopper-v1", copy, [TASK], plan, log=lines.append)
+    record = records[TASK]
+    assert set(record["scores"]) == {"current", "ft", "scratch"}
+    best = max(record["scores"], key=lambda n: record["scores"][n]["mean"])
+    assert record["kept"] == best
+    run = copy / "training" / "hopper-v1__test__00"
+    assert (D.sha256_path(expert) == before) == (best == "current")
+    for name in ("ft", "scratch"):  # on record; the kept expert lives in experts/ only
+        assert (run / name / "state.json").exists() and (run / name / "choice.json").exists()
+        assert not (run / name / "last.zip").exists() and not (run / name / "best.zip").exists()
+    assert json.loads((run / "retry.json").read_text()) == record
+    # a recorded task is not retried again, and the data stage rewrites its entry
+    assert retry_experts("hopper-v1", copy, [TASK], plan, log=lines.append) == {}
+    build_data("hopper-v1", copy, log=lambda _: None)
+    entry = D.load_manifest(copy)["tasks"][TASK]
+    assert entry["expert"]["sha256"] == D.sha256_path(expert)

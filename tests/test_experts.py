@@ -176,3 +176,13 @@ def test_stopping_rules() -> None:
     assert not _finished({"steps": 400, "best_mean": 900.0, "best_steps": 200}, c)
     assert _finished({"steps": 500, "best_mean": 900.0, "best_steps": 200}, c)  # patience
     assert _finished({"steps": 1000, "best_mean": 0.0, "best_steps": 1000}, c)
+
+
+def test_shipped_retry_plan_loads() -> None:
+    from baselines.experts.retry import RetryPlan
+
+    plan = RetryPlan.load()
+    assert plan.choice_episodes >= 20 and len({a.name for a in plan.attempts}) == len(plan.attempts)
+    for index in (0, 5):
+        configs = [a.train_config(index) for a in plan.attempts]
+        assert len({c.seed for c in configs}) == len(configs)  # every attempt its own seed

@@ -13,10 +13,13 @@ Stage ``train`` (resumable across sessions; its state lives in ``expert_data/tra
 Finished experts go to ``expert_data/experts/<task key>.zip``; a finished task's resumable
 checkpoints are deleted (the base's best checkpoint stays: every fine-tune starts from it).
 
+Stage ``retry`` (:mod:`baselines.experts.retry`): a task whose expert's reference is below the
+issue's bar of 1500 gets several fresh attempts (``configs/retry/default.json``); the best one is kept.
+
 Stage ``data`` (for every task whose expert exists): expert and random references over
 ``EVAL_SEED`` episodes, the fixed demonstrations from ``DEMO_SEED``, and ``manifest.json``.
-With ``--stage all`` (the default) each task's data is written as soon as its expert is in place,
-so an interrupted run leaves a consistent, usable manifest.
+With ``--stage all`` (the default: train, retry, data) each task's data is written as soon as its
+expert is in place, so an interrupted run leaves a consistent, usable manifest.
 
 Every task's training and data is a job on an executor (:mod:`metail_envs.executors`): one local
 worker by default, tasks in order as above; ``--workers N`` trains N tasks at a time once the
@@ -35,14 +38,19 @@ from pathlib import Path
 from typing import Any
 
 from baselines.experts.demos import Manifest, build_data, data_job, given_or_local, write_manifest
-from baselines.experts.train import TrainConfig, TrainResult, copy_expert, drop_checkpoints, train
+from baselines.experts.retry import RETRY_BELOW, retry_experts
+from baselines.experts.train import (
+    TrainConfig,
+    TrainResult,
+    copy_expert,
+    drop_checkpoints,
+    train_from_job,
+)
 from metail_envs.data import MANIFEST, default_data_dir, task_key
 from metail_envs.executors import Executor, Job, add_executor_arguments, make_executor
 from metail_envs.tasks import DEFAULT_SUITE, Suite, Task, load_suite
 
 COMMAND = "python -m baselines.experts.make_expert_data --suite {suite} --resume"
-RETRY_BELOW = 1500.0
-"""A task finished below this (the issue's bar) with an older config is retrained."""
 
 
 def training_order(suite: Suite) -> list[Task]:
@@ -165,21 +173,13 @@ def _submit_tasks(
 def train_task(args: dict[str, Any], send: Callable[[Any], None]) -> dict[str, Any]:
     """Executor job: train (or resume) one task's expert and put it in ``experts/``; a
     fine-tune's resumable checkpoints are then deleted (the base keeps its own)."""
-    task = load_suite(args["suite"]).task(args["task"])
     run_dir, expert = Path(args["run_dir"]), Path(args["expert"])
-    result = train(
-        task,
-        TrainConfig(**args["config"]),
-        run_dir,
-        resume=True,
-        init_from=args["init_from"],
-        progress=args["progress"],
-        log=lambda line: send(("log", line)),
-    )
-    copy_expert(run_dir, expert)
+    result = train_from_job(args, lambda line: send(("log", line)))
+    if (run_dir / "best.zip").exists() or not expert.exists():
+        copy_expert(run_dir, expert)
     if args["init_from"] is not None:
-        drop_checkpoints(run_dir)
-        (run_dir / "best.zip").unlink(missing_ok=True)  # the copy in experts/ is the one
+        drop_checkpoints(run_dir)  # the base keeps its best checkpoint: fine-tunes start from it
+    (run_dir / "best.zip").unlink(missing_ok=True)  # the copy in experts/ is the one
     return {"result": asdict(result)}
 
 
@@ -238,7 +238,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default=None,
         help="default: METAIL_DATA_DIR or the repository's expert_data/",
     )
-    p.add_argument("--stage", choices=("train", "data", "all"), default="all")
+    p.add_argument("--stage", choices=("train", "retry", "data", "all"), default="all")
     p.add_argument(
         "--task",
         action="append",
@@ -280,6 +280,9 @@ def run(a: argparse.Namespace) -> int:
                 executor=pool,
                 command=command if a.stage == "all" else None,
             )
+        if a.stage in ("retry", "all"):
+            data_dir = (a.data_dir or default_data_dir()).absolute()
+            retry_experts(a.suite, data_dir, a.tasks, executor=pool, progress=not a.no_progress)
         if a.stage in ("data", "all"):
             build_data(a.suite, a.data_dir, a.tasks, command=command, executor=pool)
     return 0

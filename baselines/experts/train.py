@@ -457,6 +457,22 @@ def train(
     return _result(out_dir, state)
 
 
+def train_from_job(args: dict[str, Any], log: Callable[[str], None]) -> TrainResult:
+    """:func:`train` (resuming) as an executor job describes it: ``suite``, ``task``, ``config``
+    (a :class:`TrainConfig` as a dict), ``run_dir``, ``init_from`` and ``progress``."""
+    from metail_envs.tasks import load_suite
+
+    return train(
+        load_suite(args["suite"]).task(args["task"]),
+        TrainConfig(**args["config"]),
+        args["run_dir"],
+        resume=True,
+        init_from=args["init_from"],
+        progress=args["progress"],
+        log=log,
+    )
+
+
 def _finished(state: dict[str, Any], config: TrainConfig) -> bool:
     """Done: all steps taken; or, after ``min_steps``, the target reached or no new best for
     ``patience`` checkpoints (a resume with a larger budget continues a finished run)."""
