@@ -67,7 +67,8 @@ def plot_returns(
 
 
 def plot_curves(data_dir: Path | None = None, out: Path | None = None) -> Path:
-    """Evaluation return against steps of every training run under ``training/``."""
+    """Evaluation return against steps of every training run under ``training/``, the retry
+    stage's attempts included."""
     plt = _plt()
     root = (data_dir or default_data_dir()) / "training"
     fig, ax = plt.subplots(figsize=(6, 3.6))
@@ -86,7 +87,12 @@ def plot_curves(data_dir: Path | None = None, out: Path | None = None) -> Path:
             alpha=1 if base else 0.5,
             label="nominal base (from scratch)" if base else None,
         )
+        for attempt in sorted(d for d in run.iterdir() if d.is_dir()):  # the retry stage
+            rows = _csv(attempt / "progress.csv")
+            steps = [int(r["steps"]) for r in rows]
+            ax.plot(steps, [float(r["eval_mean"]) for r in rows], color="C3", lw=0.6, alpha=0.6)
     ax.plot([], [], color="C0", lw=0.6, label="per-task fine-tunes of the base")
+    ax.plot([], [], color="C3", lw=0.6, label="retries of the tasks below 1500")
     ax.set_xlabel("PPO steps")
     ax.set_ylabel("evaluation return (10 episodes)")
     ax.legend(fontsize=7)
@@ -268,21 +274,31 @@ def summary(suite: str = DEFAULT_SUITE, data_dir: Path | None = None) -> str:
         if t.id not in tasks:
             continue
         e, r = tasks[t.id]["expert"], tasks[t.id]["random"]
-        st = json.loads((root / "training" / task_key(t.id) / "state.json").read_text())
+        run = root / "training" / task_key(t.id)
+        st = json.loads((run / "state.json").read_text())
+        steps, wall, best_at = st["steps"], st["wall_s"], str(st["best_steps"])
+        if (run / "retry.json").exists():  # every attempt counts; the kept one's best step shows
+            retry = json.loads((run / "retry.json").read_text())
+            attempts = [json.loads(p.read_text()) for p in sorted(run.glob("*/state.json"))]
+            steps += sum(a["steps"] for a in attempts)
+            wall += sum(a["wall_s"] for a in attempts)
+            if retry["kept"] != "current":
+                kept = json.loads((run / retry["kept"] / "state.json").read_text())
+                best_at = f"{kept['best_steps']} (retry {retry['kept']})"
         exp.append(e["mean_return"])
-        total_steps += st["steps"]
-        total_s += st["wall_s"]
+        total_steps += steps
+        total_s += wall
         rows.append(
             f"| {t.id} | {e['mean_return']:.0f} ± {e['std_return']:.0f} | {r['mean_return']:.0f} "
-            f"| {e['mean_return'] / max(r['mean_return'], 1e-9):.0f} | {st['best_steps']} "
-            f"| {st['steps']} | {st['wall_s'] / 60:.1f} |"
+            f"| {e['mean_return'] / max(r['mean_return'], 1e-9):.0f} | {best_at} "
+            f"| {steps} | {wall / 60:.1f} |"
         )
     exp_a = np.array(exp)
     rows.append("")
     rows.append(
         f"{len(exp)} of {len(load_suite(suite).tasks)} tasks; median expert return "
         f"{np.median(exp_a):.0f}, min {exp_a.min():.0f}, {int((exp_a >= 1500).sum())} at >= 1500; "
-        f"{total_steps} PPO steps in {total_s / 3600:.2f} h of training (one core)"
+        f"{total_steps} PPO steps in {total_s / 3600:.2f} h of training (one core each)"
     )
     return "\n".join(rows)
 
