@@ -18,21 +18,23 @@ import torch
 from torch import nn
 
 from baselines.base import TorchAgent, env_spaces, frozen_copy, seed_all
-from baselines.batches import pairs
+from baselines.batches import as_tensors, pairs
 from baselines.nets import MeanActionPolicy, ObsNormalizer
 from metail_envs.benchmark import Policy
 
 
-def make_policy(hidden: Sequence[int]) -> nn.Module:
+def make_policy(hidden: Sequence[int], activation: str = "tanh") -> nn.Module:
     """A fresh SB3 actor-critic policy with normalised features (normaliser at identity)."""
     from imitation.policies.base import NormalizeFeaturesExtractor
     from stable_baselines3.common.policies import ActorCriticPolicy
+
+    from baselines.nets import ACTIVATIONS
 
     obs_space, act_space = env_spaces()
     return ActorCriticPolicy(
         obs_space, act_space,
         lr_schedule=lambda _: torch.finfo(torch.float32).max,  # BC owns the optimiser
-        net_arch=list(hidden),
+        net_arch={"pi": list(hidden), "vf": []}, activation_fn=ACTIVATIONS[activation],
         features_extractor_class=NormalizeFeaturesExtractor,
         features_extractor_kwargs={"normalize_class": ObsNormalizer},
     )  # fmt: skip
@@ -78,6 +80,35 @@ def train_bc(
     policy.set_training_mode(False)
 
 
+def fit_mean_action(
+    policy: nn.Module, trajs: Sequence[Any], *, n_batches: int, batch_size: int, lr: float
+) -> None:
+    """Fit ``policy``'s mean action to a few demonstrations by squared error, in place.
+
+    Adaptation's trainer (fine-tuning on the K demos, and single-task BC): a plain Adam loop,
+    about 5 times faster per batch here than ``bc.BC`` (which also evaluates the log-likelihood,
+    entropy, value head and its logger every batch), and it runs hundreds of times per agent
+    under the protocol. Batches are drawn with torch's global generator, which the runner seeds
+    from (seed, task, K).
+    """
+    obs, acts = as_tensors(trajs)
+    params = [p for p in policy.parameters() if p.requires_grad]
+    optimiser = torch.optim.Adam(params, lr=lr)
+    for _ in range(n_batches):
+        rows = torch.randint(0, len(obs), (min(batch_size, len(obs)),))
+        loss = (action_mean(policy, obs[rows]) - acts[rows]).pow(2).sum(-1).mean()
+        optimiser.zero_grad(set_to_none=True)
+        loss.backward()
+        optimiser.step()
+    policy.set_training_mode(False)
+
+
+def action_mean(policy: nn.Module, obs: torch.Tensor) -> torch.Tensor:
+    """The mean action of an SB3 Gaussian actor-critic policy (the value head is not run)."""
+    features = policy.extract_features(obs, policy.pi_features_extractor)
+    return policy.action_net(policy.mlp_extractor.forward_actor(features))
+
+
 @torch.no_grad()
 def nll(policy: nn.Module, trajs: Sequence[Any], max_pairs: int = 20_000) -> float:
     """Mean negative log-likelihood of (the first ``max_pairs``) demonstrated actions."""
@@ -87,7 +118,7 @@ def nll(policy: nn.Module, trajs: Sequence[Any], max_pairs: int = 20_000) -> flo
 
 def mean_action(policy: nn.Module) -> MeanActionPolicy:
     """The deterministic (mean) action of an SB3 Gaussian policy."""
-    return MeanActionPolicy(lambda x: policy.get_distribution(x).distribution.mean)
+    return MeanActionPolicy(lambda x: action_mean(policy, x))
 
 
 class BCAgent(TorchAgent):
@@ -96,7 +127,7 @@ class BCAgent(TorchAgent):
     config_name = "bc"
 
     def build(self) -> nn.Module:
-        return make_policy(self.config["hidden"])
+        return make_policy(self.config["hidden"], self.config["activation"])
 
     def meta_train(self, demos: Mapping[str, Sequence[Any]], seed: int) -> None:
         c = self.config
@@ -115,9 +146,9 @@ class BCAgent(TorchAgent):
         policy = frozen_copy(self._trained())
         if demos and c["adapt_batches"] > 0:
             policy.requires_grad_(True)
-            train_bc(
-                policy, demos, n_batches=c["adapt_batches"], batch_size=c["batch_size"],
-                lr=c["adapt_lr"], l2_weight=c["l2_weight"], ent_weight=c["ent_weight"],
+            fit_mean_action(
+                policy, demos, n_batches=c["adapt_batches"], batch_size=c["adapt_batch_size"],
+                lr=c["adapt_lr"],
             )  # fmt: skip
         policy.requires_grad_(False)
         return mean_action(policy)

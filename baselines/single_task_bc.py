@@ -16,7 +16,7 @@ from torch import nn
 
 from baselines.base import TorchAgent
 from baselines.batches import pairs
-from baselines.bc import make_policy, mean_action, normalizer, train_bc
+from baselines.bc import fit_mean_action, make_policy, mean_action, normalizer
 from metail_envs.benchmark import Policy
 
 
@@ -26,7 +26,7 @@ class SingleTaskBCAgent(TorchAgent):
     config_name = "single_task_bc"
 
     def build(self) -> nn.Module:
-        return make_policy(self.config["hidden"])
+        return make_policy(self.config["hidden"], self.config["activation"])
 
     def meta_train(self, demos: Mapping[str, Sequence[Any]], seed: int) -> None:
         self.net = self.build()  # only so that save/load have something to write; never used
@@ -37,9 +37,8 @@ class SingleTaskBCAgent(TorchAgent):
         policy = self.build()
         if demos:
             normalizer(policy).set_stats(pairs(demos)[0])
-            train_bc(
-                policy, demos, n_batches=c["n_batches"], batch_size=c["batch_size"], lr=c["lr"],
-                l2_weight=c["l2_weight"], ent_weight=c["ent_weight"],
-            )  # fmt: skip
+            fit_mean_action(
+                policy, demos, n_batches=c["n_batches"], batch_size=c["batch_size"], lr=c["lr"]
+            )
         policy.requires_grad_(False)
         return mean_action(policy)

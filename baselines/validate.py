@@ -9,7 +9,13 @@ values, episodes and reset seeds, normalised by the tasks' expert and random ref
     python -m baselines.validate --agent maml_bc --kwargs '{"inner_lr": 0.02}' --seeds 0 1
 
 ``--tasks hopper-v1/nominal`` scores the nominal Hopper instead (with its own fixed
-demonstrations), meta-training on all 40 training tasks; test and ood ids are refused.
+demonstrations), meta-training on all 40 training tasks; test and ood ids are refused. With
+``--checkpoints DIR`` (``results/checkpoints/<agent>``, written by ``metail evaluate``) the
+shipped meta-trained agents (one per seed, trained on all 40 training tasks) are scored instead
+of meta-training again: only for tasks outside the training split, such as the nominal Hopper::
+
+    python -m baselines.validate --agent bc --tasks hopper-v1/nominal \
+        --checkpoints results/checkpoints/bc --out results/nominal/bc.json
 """
 
 from __future__ import annotations
@@ -65,9 +71,15 @@ def validate(
     max_steps: int | None = None,
     data_dir: str | Path | None = None,
     tasks: Sequence[str] | None = None,
+    checkpoints: str | Path | None = None,
 ) -> dict[str, Any]:
     """Scores of ``agent(**kwargs)`` per seed, task and K on the validation tasks, or on
-    ``tasks`` (training or nominal task ids; training ones are then left out of meta-training)."""
+    ``tasks`` (training or nominal task ids; training ones are then left out of meta-training).
+
+    ``checkpoints``: a directory of ``seed_NNN`` checkpoints meta-trained on every training task;
+    they are scored on ``tasks`` (which must then lie outside the training split) for ``seeds``.
+    """
+    import metail_envs
     from baselines.base import seed_all
     from metail_envs import data
     from metail_envs.benchmark import ProtocolConfig, resolve_agent
@@ -82,20 +94,30 @@ def validate(
     reset_seeds = [protocol.reset_seed_base + i for i in range(episodes)]
     cls = resolve_agent(agent)
     train, val = validation_split(n_val) if tasks is None else explicit_split(tasks)
+    if checkpoints is not None and len(train) != len(metail_envs.load_suite().train):
+        raise ValueError(
+            "checkpoints are meta-trained on every training task: score only "
+            "tasks outside the training split with them (e.g. hopper-v1/nominal)"
+        )
     refs = data.load_references(DEFAULT_SUITE, data_dir=data_dir)
-    demos = {t.id: data.load_demos(t, data_dir=data_dir) for t in train}
+    demos = {} if checkpoints else {t.id: data.load_demos(t, data_dir=data_dir) for t in train}
     rows: list[dict[str, Any]] = []
     for seed in seeds:
-        seed_all(seed)
-        start = time.perf_counter()
-        learner = cls(**kwargs)
-        learner.meta_train(demos, seed)
-        meta_train_s = time.perf_counter() - start
-        with tempfile.TemporaryDirectory() as ckpt:
-            learner.save(Path(ckpt))
+        with tempfile.TemporaryDirectory() as tmp:
+            ckpt = Path(tmp)
+            if checkpoints is None:
+                seed_all(seed)
+                start = time.perf_counter()
+                learner = cls(**kwargs)
+                learner.meta_train(demos, seed)
+                meta_train_s = time.perf_counter() - start
+                learner.save(ckpt)
+            else:
+                ckpt = Path(checkpoints) / f"seed_{seed:03d}"
+                meta_train_s = json.loads((ckpt / "metail_meta_train.json").read_text())["time_s"]
             for task in val:
                 for k in k_values:
-                    fresh = cls.load(Path(ckpt))
+                    fresh = cls.load(ckpt)
                     seed_all(job_seed(seed, task.id, k))
                     start = time.perf_counter()
                     policy = fresh.adapt(data.load_demos(task, n=k, data_dir=data_dir) if k else [])
@@ -131,6 +153,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         metavar="TASK_ID",
         help="score these training or nominal tasks instead (e.g. hopper-v1/nominal)",
     )
+    p.add_argument(
+        "--checkpoints",
+        help="score the meta-trained seed_NNN checkpoints in this directory (no meta-training)",
+    )
     p.add_argument("--k-values", type=int, nargs="+")
     p.add_argument("--episodes", type=int)
     p.add_argument("--max-steps", type=int)
@@ -143,6 +169,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     result = validate(
         a.agent, json.loads(a.kwargs), seeds=a.seeds, n_val=a.val_tasks, k_values=a.k_values,
         episodes=a.episodes, max_steps=a.max_steps, data_dir=a.data_dir, tasks=a.tasks,
+        checkpoints=a.checkpoints,
     )  # fmt: skip
     if a.out:
         Path(a.out).parent.mkdir(parents=True, exist_ok=True)

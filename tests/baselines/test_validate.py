@@ -33,3 +33,32 @@ def test_explicit_tasks_refuse_test_and_ood(suite):
     for bad in (suite.test[0].id, suite.ood[0].id):
         with pytest.raises(ValueError, match="only training and nominal"):
             explicit_split([bad])
+
+
+def test_shipped_checkpoints_are_scored_on_the_nominal_hopper(tiny_data_dir, tmp_path, suite):
+    """The nominal Hopper is scored with checkpoints `metail evaluate` wrote, not retrained."""
+    import warnings
+
+    from metail_envs.benchmark import AgentSpec, ProtocolConfig, evaluate
+
+    config = ProtocolConfig(
+        splits=("test",), k_values=(0,), episodes=1, max_steps=10, tasks=(suite.test[0].id,)
+    )
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "1 seeds is below")
+        evaluate(
+            [AgentSpec("baselines.bc:BCAgent", {"config": "small"}, "bc")], out=tmp_path,
+            seeds=[0], config=config, workers=1, data_dir=tiny_data_dir, progress=False,
+        )  # fmt: skip
+    ckpts = tmp_path / "checkpoints" / "bc"
+    result = validate(
+        "baselines.bc:BCAgent", {}, k_values=(0, 1), episodes=1, max_steps=10,
+        data_dir=tiny_data_dir, tasks=[suite.nominal.id], checkpoints=ckpts,
+    )  # fmt: skip
+    nominal = suite.nominal.id
+    assert {(r["task"], r["k"]) for r in result["rows"]} == {(nominal, 0), (nominal, 1)}
+    with pytest.raises(ValueError, match="outside the training split"):
+        validate(
+            "baselines.bc:BCAgent", {}, tasks=[suite.train[0].id], checkpoints=ckpts,
+            data_dir=tiny_data_dir,
+        )  # fmt: skip
