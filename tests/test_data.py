@@ -292,3 +292,16 @@ def test_a_task_below_the_bar_gets_fresh_attempts_and_keeps_the_best(
     build_data("hopper-v1", copy, log=lambda _: None)
     entry = D.load_manifest(copy)["tasks"][TASK]
     assert entry["expert"]["sha256"] == D.sha256_path(expert)
+
+
+def test_repeated_loads_are_cached_but_independent(copy: Path) -> None:
+    """A worker reads a task's demos once per process; a caller editing them changes nothing
+    for the next caller, and a corrupted file is still detected after a cached read."""
+    first = D.load_demos(TASK, n=2, data_dir=copy)
+    first[0].obs[:] = 0.0
+    again = D.load_demos(TASK, n=2, data_dir=copy)
+    assert np.abs(again[0].obs).sum() > 0
+    arrow = next((copy / "demos" / "hopper-v1__test__00").glob("*.arrow"))
+    arrow.write_bytes(arrow.read_bytes()[:-8])
+    with pytest.raises(D.DataError, match="corrupted"):
+        D.load_demos(TASK, n=2, data_dir=copy)
