@@ -1,11 +1,12 @@
 """BC: imitation's ``bc.BC`` on the pooled training demonstrations, fine-tuned on the K demos.
 
-The policy is an SB3 ``ActorCriticPolicy`` (imitation's ``FeedForward32Policy`` shape by default)
+The policy is an SB3 ``ActorCriticPolicy`` (actor MLP, a linear value head that BC never uses)
 whose features extractor is imitation's ``NormalizeFeaturesExtractor`` with a fixed
 :class:`~baselines.nets.ObsNormalizer` (statistics of the pooled training observations, stored as
-buffers). Defaults are imitation's tuned seals/Hopper settings: batch 64, Adam lr 7.2e-4,
-l2 1.4e-6. ``adapt`` fine-tunes a copy on the K demonstrations for ``adapt_batches`` batches;
-K=0 returns the meta-trained policy unchanged.
+buffers). Meta-training is imitation's BC (Gaussian negative log-likelihood, entropy bonus, l2);
+``adapt`` fine-tunes a copy on the K demonstrations with :func:`fit_mean_action`; K=0 returns the
+meta-trained policy unchanged. The defaults (256-256 ReLU, 20k batches of 128, fine-tune 3000
+batches of 256) were tuned on held-out training tasks (docs/baselines.md).
 """
 
 from __future__ import annotations
