@@ -249,7 +249,8 @@ class Evaluation:
                     self.queue_evals(run)
                 self.jobs_bar.total += len(run.todo)
                 self.eps_bar.total += len(run.todo) * self.config.episodes
-                self.write(run)
+                if run.doc["meta_train"]["status"] == "pending" or run.todo:
+                    self.write(run)  # a complete file stays as it is, timing included
             self.jobs_bar.refresh()
             self.eps_bar.refresh()
             for job, payload in executor.as_completed(self._on_event):

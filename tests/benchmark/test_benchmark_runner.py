@@ -140,6 +140,9 @@ def test_kill_then_resume_gives_the_uninterrupted_numbers(tmp_path, tiny_data, s
         assert a.relative_to(a.parents[2]) == b.relative_to(out)
         doc_a, doc_b = load(a), load(b)
         assert doc_b["complete"] and numbers(doc_a) == numbers(doc_b)
+    before = [p.read_bytes() for p in resumed]
+    evaluate([SLOW], out=out, resume=True, **kwargs)  # nothing left to do: files untouched
+    assert [p.read_bytes() for p in resumed] == before
 
 
 def test_shipped_checkpoints_are_rescored_without_meta_training(tmp_path, tiny_data):
