@@ -21,10 +21,11 @@ of meta-training again: only for tasks outside the training split, such as the n
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +59,42 @@ def explicit_split(task_ids: Sequence[str], suite_name: str = DEFAULT_SUITE) -> 
         )
     chosen = [allowed[t] for t in task_ids]
     return [t for t in suite.train if t.id not in task_ids], chosen
+
+
+@contextlib.contextmanager
+def _meta_trained(
+    cls: type,
+    kwargs: dict[str, Any],
+    demos: dict[str, Any],
+    seed: int,
+    checkpoints: str | Path | None,
+    data_dir: str | Path | None,
+) -> Iterator[tuple[Path, float]]:
+    """A checkpoint of the agent for ``seed`` and its meta-training time: the shipped one in
+    ``checkpoints`` (refused if meta-trained on other data), or one meta-trained now into a
+    temporary directory."""
+    from baselines.base import seed_all
+    from metail_envs import data
+    from metail_envs.benchmark.results import META_TRAIN_RECORD
+
+    if checkpoints is not None:
+        ckpt = Path(checkpoints) / f"seed_{seed:03d}"
+        record = json.loads((ckpt / META_TRAIN_RECORD).read_text())
+        if record["data_hash"] != data.data_hash(DEFAULT_SUITE, data_dir=data_dir):
+            raise ValueError(
+                f"checkpoint {ckpt} was meta-trained on other demonstrations than "
+                f"{data_dir or data.default_data_dir()} holds: meta-train it again"
+            )
+        yield ckpt, record["time_s"]
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        seed_all(seed)
+        start = time.perf_counter()
+        learner = cls(**kwargs)
+        learner.meta_train(demos, seed)
+        elapsed = time.perf_counter() - start
+        learner.save(Path(tmp))
+        yield Path(tmp), elapsed
 
 
 def validate(
@@ -103,18 +140,7 @@ def validate(
     demos = {} if checkpoints else {t.id: data.load_demos(t, data_dir=data_dir) for t in train}
     rows: list[dict[str, Any]] = []
     for seed in seeds:
-        with tempfile.TemporaryDirectory() as tmp:
-            ckpt = Path(tmp)
-            if checkpoints is None:
-                seed_all(seed)
-                start = time.perf_counter()
-                learner = cls(**kwargs)
-                learner.meta_train(demos, seed)
-                meta_train_s = time.perf_counter() - start
-                learner.save(ckpt)
-            else:
-                ckpt = Path(checkpoints) / f"seed_{seed:03d}"
-                meta_train_s = json.loads((ckpt / "metail_meta_train.json").read_text())["time_s"]
+        with _meta_trained(cls, kwargs, demos, seed, checkpoints, data_dir) as (ckpt, meta_train_s):
             for task in val:
                 for k in k_values:
                     fresh = cls.load(ckpt)

@@ -196,28 +196,29 @@ def load_demos(task: Task | str, n: int | None = None, data_dir: str | Path | No
             "metail_envs.data.load_cached_demos"
         )
     path = _checked(t.id, suite, record, data_dir, "demonstrations")
-    trajs = _load_trajs(str(path), record["sha256"])
+    trajs = _load_trajs(path, record["sha256"])
     if len(trajs) != record["n"]:
         raise DataError(f"{path} holds {len(trajs)} demonstrations, manifest says {record['n']}")
-    return [_copy(traj) for traj in trajs[: record["n"] if n is None else n]]
+    return trajs[: record["n"] if n is None else n]
+
+
+def _load_trajs(path: Path, sha256: str) -> list:
+    """The trajectories of a checksummed demonstration directory, each with its own arrays (so a
+    caller that edits them cannot change the cache; ``infos`` is decoded afresh at every access)."""
+    return [
+        dataclasses.replace(t, obs=t.obs.copy(), acts=t.acts.copy(), rews=t.rews.copy())
+        for t in _decoded(str(path), sha256)
+    ]
 
 
 @functools.lru_cache(maxsize=64)
-def _load_trajs(path: str, sha256: str) -> tuple:
+def _decoded(path: str, sha256: str) -> tuple:
     """A demonstration directory's trajectories, decoded once per process and checksum: decoding
     through ``datasets`` costs about 0.1-0.3 s, and a benchmark worker reads the same task's
     demonstrations for every seed and K."""
     from imitation.data import serialize
 
     return tuple(serialize.load_with_rewards(path))
-
-
-def _copy(traj: Any) -> Any:
-    """A trajectory with its own arrays, so a caller that edits them cannot change the cache
-    (``infos`` is decoded afresh at every access)."""
-    return dataclasses.replace(
-        traj, obs=traj.obs.copy(), acts=traj.acts.copy(), rews=traj.rews.copy()
-    )
 
 
 def load_expert(task: Task | str, data_dir: str | Path | None = None):
@@ -320,4 +321,4 @@ def load_cached_demos(
             f"cached demonstrations {path} come from another expert than the current one "
             f"of {t.id!r}; regenerate with `{fix}`"
         )
-    return [_copy(traj) for traj in _load_trajs(str(path), meta["sha256"])]
+    return _load_trajs(path, meta["sha256"])

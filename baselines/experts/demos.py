@@ -127,10 +127,10 @@ def build_task_data(
     from stable_baselines3 import PPO
 
     key = task_key(task.id)
-    expert_file = f"experts/{key}.zip"
-    if not (data_dir / expert_file).exists():
-        raise FileNotFoundError(f"{data_dir / expert_file}: no expert for {task.id} yet")
-    expert = PPO.load(data_dir / expert_file, device="cpu")
+    expert_file = expert_path(data_dir, task.id)
+    if not expert_file.exists():
+        raise FileNotFoundError(f"{expert_file}: no expert for {task.id} yet")
+    expert = PPO.load(expert_file, device="cpu")
     rets, lengths = evaluate_policy(expert, task, n_eval, seed=EVAL_SEED)
     seeds = list(range(DEMO_SEED, DEMO_SEED + n_demos))
     trajs = generate_demos(expert, task, seeds)
@@ -140,8 +140,8 @@ def build_task_data(
     return {
         "demos": {"file": demo_file, "sha256": digest, **_summary(trajs, seeds)},
         "expert": {
-            "file": expert_file,
-            "sha256": sha256_path(data_dir / expert_file),
+            "file": expert_file.relative_to(data_dir).as_posix(),
+            "sha256": sha256_path(expert_file),
             "mean_return": float(rets.mean()),
             "std_return": float(rets.std()),
             "n_episodes": n_eval,
@@ -161,6 +161,17 @@ def task_data(args: dict[str, Any], send: Any) -> dict[str, Any]:
     process running the pipeline writes the manifest)."""
     task = load_suite(args["suite"]).task(args["task"])
     return {"entry": build_task_data(task, Path(args["data_dir"]))}
+
+
+def expert_path(data_dir: Path, task_id: str) -> Path:
+    """A task's expert in a data directory: ``experts/<task key>.zip``."""
+    return Path(data_dir) / "experts" / f"{task_key(task_id)}.zip"
+
+
+def training_dir(data_dir: Path, task_id: str) -> Path:
+    """A task's training run (state, learning curve, checkpoints, retry attempts):
+    ``training/<task key>/``."""
+    return Path(data_dir) / "training" / task_key(task_id)
 
 
 def data_job(task: Task, suite_name: str, data_dir: Path) -> Job:
@@ -194,7 +205,7 @@ class Manifest:
 
     def needs_data(self, task: Task, force: bool = False) -> bool:
         """Whether ``task`` has an expert but no intact data for it (or ``force``)."""
-        expert = self.data_dir / "experts" / f"{task_key(task.id)}.zip"
+        expert = expert_path(self.data_dir, task.id)
         if not expert.exists():
             return False
         old = self.tasks.get(task.id)

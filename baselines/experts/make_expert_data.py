@@ -37,7 +37,15 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
-from baselines.experts.demos import Manifest, build_data, data_job, given_or_local, write_manifest
+from baselines.experts.demos import (
+    Manifest,
+    build_data,
+    data_job,
+    expert_path,
+    given_or_local,
+    training_dir,
+    write_manifest,
+)
 from baselines.experts.retry import RETRY_BELOW, retry_experts
 from baselines.experts.train import (
     TrainConfig,
@@ -46,7 +54,7 @@ from baselines.experts.train import (
     drop_checkpoints,
     train_from_job,
 )
-from metail_envs.data import MANIFEST, default_data_dir, task_key
+from metail_envs.data import MANIFEST, default_data_dir
 from metail_envs.executors import Executor, Job, add_executor_arguments, make_executor
 from metail_envs.tasks import DEFAULT_SUITE, Suite, Task, load_suite
 
@@ -140,15 +148,14 @@ def _train_job(
     suite: Suite, task: Task, config: TrainConfig, data_dir: Path, progress: bool
 ) -> Job:
     """The job of :func:`train_task`: ``task``'s run, fine-tuned from the nominal base's."""
-    state_dir = data_dir / "training"
     base = task is suite.nominal
     args = {
         "suite": suite.name,
         "task": task.id,
         "config": asdict(config),
-        "run_dir": str(state_dir / task_key(task.id)),
-        "expert": str(data_dir / "experts" / f"{task_key(task.id)}.zip"),
-        "init_from": None if base else str(state_dir / task_key(suite.nominal.id)),
+        "run_dir": str(training_dir(data_dir, task.id)),
+        "expert": str(expert_path(data_dir, task.id)),
+        "init_from": None if base else str(training_dir(data_dir, suite.nominal.id)),
         "progress": progress,
     }
     return Job("baselines.experts.make_expert_data:train_task", args, tag=("train", task))

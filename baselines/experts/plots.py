@@ -20,7 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from metail_envs.data import default_data_dir, load_manifest, task_key
+from baselines.experts.demos import training_dir
+from metail_envs.data import default_data_dir, load_manifest
 from metail_envs.tasks import DEFAULT_SUITE, Task, load_suite
 
 IMG_DIR = Path(__file__).resolve().parents[2] / "docs" / "img"
@@ -274,7 +275,7 @@ def summary(suite: str = DEFAULT_SUITE, data_dir: Path | None = None) -> str:
         if t.id not in tasks:
             continue
         e, r = tasks[t.id]["expert"], tasks[t.id]["random"]
-        run = root / "training" / task_key(t.id)
+        run = training_dir(root, t.id)
         st = json.loads((run / "state.json").read_text())
         steps, wall, best_at = st["steps"], st["wall_s"], str(st["best_steps"])
         if (run / "retry.json").exists():  # every attempt counts; the kept one's best step shows

@@ -19,7 +19,8 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from metail_envs.data import default_data_dir, task_key
+from baselines.experts.demos import training_dir
+from metail_envs.data import default_data_dir
 from metail_envs.tasks import DEFAULT_SUITE, Task, load_suite
 
 
@@ -36,7 +37,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="PPO from scratch (ppo_default.json) instead of fine-tuning the base",
     )
     a = p.parse_args(argv)
-    base = default_data_dir() / "training" / task_key(load_suite(DEFAULT_SUITE).nominal.id)
+    base = training_dir(default_data_dir(), load_suite(DEFAULT_SUITE).nominal.id)
     name = "ppo_default" if a.scratch else "finetune"
     config = replace(TrainConfig.load(name), total_steps=a.steps, patience=None, target_return=None)
     for spec in a.variants:

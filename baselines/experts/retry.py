@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from baselines.experts.demos import given_or_local
+from baselines.experts.demos import expert_path, given_or_local, training_dir
 from baselines.experts.train import (
     CONFIG_DIR,
     TrainConfig,
@@ -31,7 +31,7 @@ from baselines.experts.train import (
     drop_checkpoints,
     train_from_job,
 )
-from metail_envs.data import CHOICE_SEED, MANIFEST, task_key
+from metail_envs.data import CHOICE_SEED, load_manifest
 from metail_envs.executors import Executor, Job
 from metail_envs.tasks import Suite, Task, load_suite
 
@@ -78,14 +78,13 @@ def tasks_to_retry(suite: Suite, data_dir: Path, task_ids: Sequence[str] | None 
     record yet, as ``(index in the training order, task)``."""
     from baselines.experts.make_expert_data import training_order
 
-    path = data_dir / MANIFEST
-    entries = json.loads(path.read_text()).get("tasks", {}) if path.exists() else {}
+    entries = load_manifest(data_dir).get("tasks", {})
     out = []
     for index, task in enumerate(training_order(suite)):
         entry = entries.get(task.id)
         if task_ids and task.id not in task_ids or entry is None:
             continue
-        record = data_dir / "training" / task_key(task.id) / RETRY_FILE
+        record = training_dir(data_dir, task.id) / RETRY_FILE
         if entry["expert"]["mean_return"] < RETRY_BELOW and not record.exists():
             out.append((index, task))
     return out
@@ -111,12 +110,13 @@ def retry_experts(
     if not todo:
         log("retry: no task below the bar without a retry record")
         return {}
-    base_dir = data_dir / "training" / task_key(suite.nominal.id)
+    base_dir = training_dir(data_dir, suite.nominal.id)
     jobs: list[Job] = []
     for index, task in todo:
-        run_dir = data_dir / "training" / task_key(task.id)
-        current = data_dir / "experts" / f"{task_key(task.id)}.zip"
-        jobs.append(_choice_job(suite, task, "current", current, run_dir, plan))
+        run_dir = training_dir(data_dir, task.id)
+        jobs.append(
+            _choice_job(suite, task, "current", expert_path(data_dir, task.id), run_dir, plan)
+        )
         for a in plan.attempts:
             args = {
                 "suite": suite.name,
@@ -168,14 +168,14 @@ def _choose(
 ) -> dict[str, Any]:
     """Keep the best-scoring candidate as the expert; record the choice (only once every
     attempt has a score, so an interrupted retry is finished by the next run)."""
-    run_dir = data_dir / "training" / task_key(task.id)
+    run_dir = training_dir(data_dir, task.id)
     missing = {"current", *(a.name for a in plan.attempts)} - set(scores)
     if missing:
         log(f"{task.id}: no choice yet, attempts {sorted(missing)} have no score")
         return {}
     best = max(scores, key=lambda name: scores[name]["mean"])
     if best != "current":
-        copy_expert(run_dir / best, data_dir / "experts" / f"{task_key(task.id)}.zip")
+        copy_expert(run_dir / best, expert_path(data_dir, task.id))
     for a in plan.attempts:  # the kept one lives on in experts/, the others are on record
         (run_dir / a.name / "best.zip").unlink(missing_ok=True)
     record = {

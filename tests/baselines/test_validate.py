@@ -57,8 +57,21 @@ def test_shipped_checkpoints_are_scored_on_the_nominal_hopper(tiny_data_dir, tmp
     )  # fmt: skip
     nominal = suite.nominal.id
     assert {(r["task"], r["k"]) for r in result["rows"]} == {(nominal, 0), (nominal, 1)}
+    record = ckpts / "seed_000" / "metail_meta_train.json"
+    record.write_text(record.read_text().replace(result_hash(record), "0" * 64))
+    with pytest.raises(ValueError, match="meta-trained on other demonstrations"):
+        validate(
+            "baselines.bc:BCAgent", {}, k_values=(0,), data_dir=tiny_data_dir,
+            tasks=[nominal], checkpoints=ckpts,
+        )  # fmt: skip
     with pytest.raises(ValueError, match="outside the training split"):
         validate(
             "baselines.bc:BCAgent", {}, tasks=[suite.train[0].id], checkpoints=ckpts,
             data_dir=tiny_data_dir,
         )  # fmt: skip
+
+
+def result_hash(record) -> str:
+    import json
+
+    return json.loads(record.read_text())["data_hash"]
