@@ -11,10 +11,11 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from numbers import Real
 from typing import Literal
 
 import numpy as np
+
+from metail_envs import checks
 
 Group = Literal["mass", "inertial", "joint", "contact", "world", "actuator", "geometry"]
 
@@ -103,37 +104,41 @@ GEOMETRY_PARAMS: tuple[str, ...] = tuple(p.name for p in PARAMS if p.group == "g
 JOINTS: tuple[str, ...] = ("hip", "knee", "ankle")
 
 
+MIN_JOINT_RANGE_DEG = 1.0
+"""The narrowest joint range accepted (before scaling): a joint is never locked or inverted."""
+
+
 def _range_text(p: Param) -> str:
-    return f"[{p.low:g}, {p.high:g}] {p.unit}"
+    return checks.range_text(p.low, p.high, p.unit)
 
 
 def validate(params: Mapping[str, object]) -> dict[str, float]:
     """Check user-given parameters and return the full set (defaults filled in) as floats.
 
-    Raises ``TypeError`` for unknown names or non-numbers and ``ValueError`` for NaN, infinity,
-    out-of-bounds values and inconsistent joint limits, always naming the parameter and its
-    accepted range, so no bad value ever reaches MuJoCo.
+    Raises ``TypeError`` for a non-mapping, unknown names or non-numbers and ``ValueError`` for
+    NaN, infinity, out-of-bounds values and inconsistent joint limits, always naming the parameter
+    and its accepted range, so no bad value ever reaches MuJoCo. NumPy scalars are numbers.
     """
+    if not isinstance(params, Mapping):
+        raise TypeError(
+            "HopperVariant parameters must be a mapping of name to value, e.g. {'mass': 1.2}, "
+            f"got {type(params).__name__} {checks.show(params)}"
+        )
     values = dict(DEFAULTS)
     for name, raw in params.items():
         if name not in BY_NAME:
             known = ", ".join(BY_NAME)
-            raise TypeError(f"unknown HopperVariant parameter {name!r}; known parameters: {known}")
-        p = BY_NAME[name]
-        if isinstance(raw, bool) or not isinstance(raw, Real):
             raise TypeError(
-                f"{name} must be a real number in {_range_text(p)}, got {type(raw).__name__} {raw!r}"
+                f"unknown HopperVariant parameter {checks.show(name)}; known parameters: {known}"
             )
-        value = float(raw)
-        if not math.isfinite(value) or not p.low <= value <= p.high:
-            raise ValueError(f"{name}={value!r} is outside its accepted range {_range_text(p)}")
-        values[name] = value
+        p = BY_NAME[name]
+        values[name] = checks.real(name, raw, p.low, p.high, p.unit)
     for joint in JOINTS:
         low, high = values[f"{joint}_low_deg"], values[f"{joint}_high_deg"]
-        if not low < high:
+        if not high - low >= MIN_JOINT_RANGE_DEG:
             raise ValueError(
-                f"{joint}_low_deg={low:g} must be below {joint}_high_deg={high:g} "
-                "(both in [-180, 180] deg)"
+                f"{joint}_low_deg={low:g} must be at least {MIN_JOINT_RANGE_DEG:g} deg below "
+                f"{joint}_high_deg={high:g} (both in [-180, 180] deg)"
             )
         scale = values[f"{joint}_range_scale"]
         if max(abs(low), abs(high)) * scale > 180.0:
