@@ -1,27 +1,10 @@
 """HopperVariant-v0: Gymnasium's Hopper-v4 with its dynamics set by keyword arguments.
 
-With no arguments it is Hopper-v4, step for step: same model, reward, termination, reset noise and
-observation (the parity test checks 1e-9). Each keyword of :mod:`metail_envs.params` changes one
-physical quantity::
+With no arguments it is Hopper-v4, step for step. The environment is documented, in Gymnasium's
+sections, on :class:`HopperVariantEnv`::
 
     env = gym.make("metail/HopperVariant-v0", mass=1.2, friction=0.7)
     env = gym.make("metail/HopperVariant-v0", task=load_suite(DEFAULT_SUITE).test[3])
-
-Arguments:
-    task: a :class:`~metail_envs.tasks.Task`; or give its parameters as keywords instead.
-    observe_context: append the normalised parameters (registry order, see ``params.PARAMS``;
-        0 = default, +-1 = the accepted bounds, log scale for multipliers) to the observation.
-        Off by default: an agent must infer the task from demonstrations.
-    terminate_when_unhealthy, reset_noise_scale: as in Hopper-v4.
-    render_mode: ``"rgb_array"`` (headless with ``MUJOCO_GL=egl``); width, height: its size.
-    **params: the dynamics parameters (see the README's table or ``metail params``).
-
-Differences from Hopper-v4, none of which changes a trajectory: the healthy height scales with the
-leg length (a shorter Hopper standing is healthy); ``info`` carries ``task``; a numerically
-unstable simulation (non-finite state, or MuJoCo resetting a diverged state) ends the episode with
-``truncated=True`` and ``info["unstable"] = True`` and returns the last finite observation, so no
-NaN reaches an agent. Task switching follows garage/PEARL/Meta-World: ``sample_tasks(n)``,
-``set_task(task)`` (applies at the next reset), ``get_task()``.
 """
 
 from __future__ import annotations
@@ -34,10 +17,13 @@ import mujoco
 import numpy as np
 from gymnasium import spaces
 
+from metail_envs import checks
 from metail_envs.hopper_model import HopperModel, geometry_of
-from metail_envs.params import context_vector
-from metail_envs.tasks import DEFAULT_SUITE, Task, TaskSampler, load_suite
+from metail_envs.params import context_vector, markdown_table
+from metail_envs.tasks import DEFAULT_SUITE, Task, TaskSampler, check_suite_task, load_suite
 
+OBS_DIM = 11
+"""Hopper-v4's observation size; ``observe_context=True`` appends ``len(PARAMS)`` more."""
 FRAME_SKIP = 4
 FORWARD_REWARD_WEIGHT = 1.0
 CTRL_COST_WEIGHT = 1e-3
@@ -46,13 +32,130 @@ HEALTHY_STATE_MAX = 100.0
 HEALTHY_Z_MIN = 0.7
 HEALTHY_ANGLE_MAX = 0.2
 VELOCITY_CLIP = 10.0
+MAX_RENDER_SIZE = 4096
+_ACTION_SHAPE = (3,)
 _W = mujoco.mjtWarning
 _DIVERGENCE_WARNINGS = (_W.mjWARN_BADQPOS, _W.mjWARN_BADQVEL, _W.mjWARN_BADQACC)
+_PARAMETER_TABLE = "<the parameter table, generated from metail_envs.params.PARAMS>"
 
 
 class HopperVariantEnv(gym.Env):
-    """Hopper-v4 whose masses, centre of mass, joint limits, friction, damping, gravity, motor
-    strength and limb lengths are set by keyword arguments (see the module docstring)."""
+    r"""
+    ## Description
+
+    Gymnasium's Hopper-v4 (a two-dimensional one-legged robot: torso, thigh, leg and foot, hopping
+    forward by torques at the three hinges between them) whose dynamics are set by keyword
+    arguments: body masses, the torso's centre of mass, joint limits, friction, joint damping,
+    gravity, motor strength and limb lengths. With no arguments it *is* Hopper-v4, step for step:
+    same model, reward, termination, reset noise and observation (tested to 1e-9). A benchmark
+    task is one such set of values, a :class:`~metail_envs.tasks.Task`.
+
+    ```python
+    import gymnasium as gym, metail_envs
+    env = gym.make("metail/HopperVariant-v0", mass=1.2, friction=0.7)
+    env = gym.make("metail/HopperVariant-v0", task=metail_envs.load_suite().test[3])
+    ```
+
+    Task switching follows garage/PEARL/Meta-World: `sample_tasks(n)` (seeded by
+    `reset(seed=)`), `set_task(task)` (applies at the next reset, microseconds for a dynamics-only
+    switch), `get_task()`.
+
+    ## Action Space
+
+    `Box(-1, 1, (3,), float32)`: the motor commands; torque = gear (200, times
+    `actuator_strength`) x action.
+
+    | Num | Action                        | Min | Max | Joint (XML)   | Unit         |
+    |-----|-------------------------------|-----|-----|---------------|--------------|
+    | 0   | torque at the hip (thigh)     | -1  | 1   | `thigh_joint` | torque (N m) |
+    | 1   | torque at the knee (leg)      | -1  | 1   | `leg_joint`   | torque (N m) |
+    | 2   | torque at the ankle (foot)    | -1  | 1   | `foot_joint`  | torque (N m) |
+
+    ## Observation Space
+
+    `Box(-inf, inf, (11,), float64)`, Hopper-v4's: the joint positions without the torso's x
+    (reported in `info["x_position"]`), then the joint velocities, clipped to [-10, 10].
+
+    | Num | Observation                                   | Joint (XML)   | Type  | Unit                     |
+    |-----|-----------------------------------------------|---------------|-------|--------------------------|
+    | 0   | z-coordinate of the torso (its height)        | `rootz`       | slide | position (m)             |
+    | 1   | angle of the torso                            | `rooty`       | hinge | angle (rad)              |
+    | 2   | angle of the hip (thigh joint)                | `thigh_joint` | hinge | angle (rad)              |
+    | 3   | angle of the knee (leg joint)                 | `leg_joint`   | hinge | angle (rad)              |
+    | 4   | angle of the ankle (foot joint)               | `foot_joint`  | hinge | angle (rad)              |
+    | 5   | velocity of the torso's x-coordinate          | `rootx`       | slide | velocity (m/s)           |
+    | 6   | velocity of the torso's z-coordinate          | `rootz`       | slide | velocity (m/s)           |
+    | 7   | angular velocity of the torso                 | `rooty`       | hinge | angular velocity (rad/s) |
+    | 8   | angular velocity of the hip                   | `thigh_joint` | hinge | angular velocity (rad/s) |
+    | 9   | angular velocity of the knee                  | `leg_joint`   | hinge | angular velocity (rad/s) |
+    | 10  | angular velocity of the ankle                 | `foot_joint`  | hinge | angular velocity (rad/s) |
+    | 11+ | with `observe_context=True`: each parameter, normalised | -   | -     | unitless, in [-1, 1]     |
+
+    The context (off by default: an agent must infer the task from demonstrations) is every
+    parameter in the order of the table below, mapped to [-1, 1] over its accepted range, 0 at
+    the default (log scale for the multipliers, unit x).
+
+    ## Rewards
+
+    As Hopper-v4, with $dt$ = 4 x 0.002 s = 0.008 s:
+
+    $$r = w_{forward} rac{x_{after} - x_{before}}{dt} + r_{survive} - w_{ctrl} \|a\|_2^2$$
+
+    - `reward_forward` = $w_{forward}\,\dot x$, $w_{forward} = 1$ (x velocity of the torso, m/s);
+    - `reward_survive` = 1 while healthy (always 1 with `terminate_when_unhealthy=True`, whose
+      episodes end when unhealthy; 0 when unhealthy otherwise);
+    - `reward_ctrl` = $-w_{ctrl}\|a\|_2^2$, $w_{ctrl} = 10^{-3}$.
+
+    `info` reports the three terms as Hopper-v5 does (their sum is the reward), with
+    `x_position`, `x_velocity`, `z_distance_from_origin` and `task`.
+
+    ## Starting State
+
+    The model's rest pose, (x, z, angles) = (0, 1.25, 0, 0, 0, 0) for the nominal limb lengths
+    (the torso lower by what shorter limbs remove, so the foot starts on the floor), zero
+    velocities, each of the 6 positions and 6 velocities plus uniform noise in
+    [-`reset_noise_scale`, `reset_noise_scale`].
+
+    ## Episode End
+
+    #### Termination
+    With `terminate_when_unhealthy=True` (the default), when the Hopper is unhealthy:
+    1. an element of `observation[1:]` (angles and velocities, unclipped) leaves (-100, 100);
+    2. the torso's height `observation[0]` is at most 0.7 m, scaled by the rest height over 1.25 m
+       (a Hopper with shorter limbs standing is healthy);
+    3. the torso's angle `observation[1]` leaves (-0.2, 0.2) rad.
+
+    #### Truncation
+    After 1000 steps (the registered `max_episode_steps`), or at once when the simulation is
+    numerically unstable (a non-finite state, or MuJoCo resetting a diverged state): then
+    `info["unstable"] = True`, the reward terms are 0 and the last finite observation is returned,
+    so no NaN reaches an agent.
+
+    ## Arguments
+
+    | Parameter                  | Type          | Default | Description                                                  |
+    |----------------------------|---------------|---------|--------------------------------------------------------------|
+    | `task`                     | **Task**      | `None`  | a Task; or give its parameters as keywords instead, not both |
+    | `observe_context`          | **bool**      | `False` | append the normalised parameters to the observation          |
+    | `terminate_when_unhealthy` | **bool**      | `True`  | end the episode when unhealthy (see Episode End)             |
+    | `reset_noise_scale`        | **float**     | `5e-3`  | in [0, 1], scale of the starting noise (see Starting State)  |
+    | `render_mode`              | **str**       | `None`  | `"rgb_array"` (headless with `MUJOCO_GL=egl`) or `None`      |
+    | `width`, `height`          | **int**       | `480`   | in [1, 4096], the size of a rendered frame in pixels         |
+
+    The dynamics parameters, each a **float** keyword (bounds inclusive; a task with a joint's low
+    limit less than 1 deg below its high limit is refused):
+
+    <the parameter table, generated from metail_envs.params.PARAMS>
+
+    Every bad argument raises `TypeError` or `ValueError` naming it and its accepted range.
+
+    ## Version History
+
+    * v0: Hopper-v4 with its dynamics set by keyword arguments or a Task. Later, without a new
+      version because no observation, reward or termination changed: `info` reports the reward
+      terms as Hopper-v5 does (`reward_forward`, `reward_ctrl`, `reward_survive`,
+      `z_distance_from_origin`).
+    """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 125}
 
@@ -70,25 +173,32 @@ class HopperVariantEnv(gym.Env):
     ) -> None:
         if task is not None and params:
             raise TypeError(f"give either task= or parameter keywords, not both (got {params})")
-        if task is not None and not isinstance(task, Task):
-            raise TypeError(f"task must be a metail_envs.Task, got {type(task).__name__}")
-        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ValueError(f"render_mode must be None or 'rgb_array', got {render_mode!r}")
-        if not (isinstance(reset_noise_scale, float | int) and 0 <= reset_noise_scale <= 1):
-            raise ValueError(f"reset_noise_scale must be in [0, 1], got {reset_noise_scale!r}")
+        if task is not None:
+            _check_task(task)
+        if render_mode is not None and not (
+            isinstance(render_mode, str) and render_mode in self.metadata["render_modes"]
+        ):
+            raise ValueError(
+                f"render_mode must be None or 'rgb_array', got {checks.show(render_mode)}"
+            )
+        self._observe_context = checks.flag("observe_context", observe_context)
+        self._terminate_when_unhealthy = checks.flag(
+            "terminate_when_unhealthy", terminate_when_unhealthy
+        )
+        self._noise = checks.real("reset_noise_scale", reset_noise_scale, 0.0, 1.0)
+        self._size = (
+            checks.integer("height", height, 1, MAX_RENDER_SIZE),
+            checks.integer("width", width, 1, MAX_RENDER_SIZE),
+        )
         self._task = task if task is not None else Task(params)
         self._pending: Task | None = None
-        self._observe_context = bool(observe_context)
-        self._terminate_when_unhealthy = bool(terminate_when_unhealthy)
-        self._noise = float(reset_noise_scale)
         self.render_mode = render_mode
-        self._size = (height, width)
         self._renderer: mujoco.Renderer | None = None
         self._sampler: TaskSampler | None = None
         self._seed: int | None = None
         self._build(self._task)
 
-        n_obs = 11 + len(self._context_list)
+        n_obs = OBS_DIM + len(self._context_list)
         self.observation_space = spaces.Box(-np.inf, np.inf, (n_obs,), np.float64)
         low, high = self.model.actuator_ctrlrange.T.astype(np.float32)
         self.action_space = spaces.Box(low, high, dtype=np.float32)
@@ -108,6 +218,9 @@ class HopperVariantEnv(gym.Env):
             self._warnings = [self.data.warning[int(w)] for w in _DIVERGENCE_WARNINGS]
             self._init_qpos = self.model.qpos0.copy()
             self._init_qvel = np.zeros(self.model.nv)
+            self._init_z = float(self._init_qpos[1])
+            # The offscreen framebuffer holds a frame of the requested size (as Gymnasium's).
+            self.model.vis.global_.offheight, self.model.vis.global_.offwidth = self._size
             self._healthy_z_min = HEALTHY_Z_MIN * self._hopper.healthy_z_scale
             if self._renderer is not None:
                 self._renderer.close()
@@ -118,9 +231,7 @@ class HopperVariantEnv(gym.Env):
 
     def set_task(self, task: Task) -> None:
         """Switch to ``task`` at the next ``reset`` (a dynamics switch costs microseconds)."""
-        if not isinstance(task, Task):
-            raise TypeError(f"task must be a metail_envs.Task, got {type(task).__name__}")
-        self._pending = task
+        self._pending = _check_task(task)
 
     def get_task(self) -> Task:
         """The task of the current episode (``set_task`` applies only at the next reset)."""
@@ -138,6 +249,8 @@ class HopperVariantEnv(gym.Env):
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[np.ndarray, dict[str, Any]]:
+        if seed is not None:
+            seed = checks.integer("seed", seed, 0)
         super().reset(seed=seed)
         if seed is not None:
             self._seed, self._sampler = seed, None
@@ -153,7 +266,12 @@ class HopperVariantEnv(gym.Env):
         mujoco.mj_forward(self.model, self.data)
         self._warnings_seen = sum(w.number for w in self._warnings)
         self._last_obs = self._observe()
-        return self._last_obs, {"task": self._task}
+        x, z = self._qpos.tolist()[:2]
+        return self._last_obs, {
+            "x_position": x,
+            "z_distance_from_origin": z - self._init_z,
+            "task": self._task,
+        }
 
     def _observe(self) -> np.ndarray:
         """Hopper-v4's observation: qpos without x, then qvel clipped to +-10 (and the context)."""
@@ -165,11 +283,16 @@ class HopperVariantEnv(gym.Env):
         # Plain Python floats instead of small NumPy ops: they are most of Hopper-v4's overhead.
         qpos, ctrl = self._qpos, self._ctrl
         x_before = qpos[0]
-        ctrl[:] = action
+        if np.shape(action) != _ACTION_SHAPE:
+            raise ValueError(f"action must have shape (3,), got {checks.show(action)}")
+        try:
+            ctrl[:] = action
+        except (TypeError, ValueError):
+            raise TypeError(f"action must be 3 real numbers, got {checks.show(action)}") from None
         c = ctrl.tolist()
         ctrl_cost = CTRL_COST_WEIGHT * (c[0] * c[0] + c[1] * c[1] + c[2] * c[2])
         if ctrl_cost != ctrl_cost or ctrl_cost == math.inf:
-            raise ValueError(f"action must be finite, got {action!r}")
+            raise ValueError(f"action must be finite, got {checks.show(action)}")
         mujoco.mj_step(self.model, self.data, FRAME_SKIP)
 
         p, v = qpos.tolist(), self._qvel.tolist()
@@ -181,17 +304,33 @@ class HopperVariantEnv(gym.Env):
             and -HEALTHY_STATE_MAX < min(state)
             and max(state) < HEALTHY_STATE_MAX
         )
-        info = {"x_position": p[0], "x_velocity": x_velocity, "task": self._task}
         total = sum(state) + p[0] + p[1]
         if total - total != 0.0 or self._diverged():
+            info = self._info(p, x_velocity, 0.0, 0.0, 0.0)
             info["unstable"] = True
             return self._last_obs, 0.0, False, True, info
         healthy_reward = HEALTHY_REWARD if healthy or self._terminate_when_unhealthy else 0.0
-        reward = FORWARD_REWARD_WEIGHT * x_velocity + healthy_reward - ctrl_cost
+        forward_reward = FORWARD_REWARD_WEIGHT * x_velocity
+        reward = forward_reward + healthy_reward - ctrl_cost
+        info = self._info(p, x_velocity, forward_reward, -ctrl_cost, healthy_reward)
         clipped = [VELOCITY_CLIP if x > VELOCITY_CLIP else -VELOCITY_CLIP if x < -VELOCITY_CLIP else x
                    for x in v]  # fmt: skip
         obs = self._last_obs = np.array(p[1:] + clipped + self._context_list)
         return obs, reward, self._terminate_when_unhealthy and not healthy, False, info
+
+    def _info(
+        self, p: list[float], x_velocity: float, forward: float, ctrl: float, survive: float
+    ) -> dict[str, Any]:
+        """A step's ``info``: Hopper-v5's keys (its reward terms sum to the reward), and the task."""
+        return {
+            "x_position": p[0],
+            "z_distance_from_origin": p[1] - self._init_z,
+            "x_velocity": x_velocity,
+            "reward_forward": forward,
+            "reward_ctrl": ctrl,
+            "reward_survive": survive,
+            "task": self._task,
+        }
 
     def _diverged(self) -> bool:
         """Whether MuJoCo reset a diverging simulation (bad qpos, qvel or qacc) since the reset."""
@@ -210,3 +349,24 @@ class HopperVariantEnv(gym.Env):
         if self._renderer is not None:
             self._renderer.close()
             self._renderer = None
+
+
+def _check_task(task: object) -> Task:
+    """A Task (refused if it takes a committed suite's id with other parameters)."""
+    if not isinstance(task, Task):
+        raise TypeError(
+            f"task must be a metail_envs.Task, got {type(task).__name__} {checks.show(task)}"
+        )
+    check_suite_task(task)
+    return task
+
+
+def _parameter_table() -> str:
+    """The registry's table, indented as the class docstring (generated: docs never drift)."""
+    return "\n    ".join(markdown_table().splitlines())
+
+
+if HopperVariantEnv.__doc__:  # None under python -OO
+    HopperVariantEnv.__doc__ = HopperVariantEnv.__doc__.replace(
+        _PARAMETER_TABLE, _parameter_table()
+    )
