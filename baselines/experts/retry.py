@@ -11,8 +11,18 @@ on the episodes that chose the expert), and the best one becomes the task's expe
 stage then rewrites that task's references and demonstrations (the manifest notices the new
 expert's sha256).
 
+Plan ``reliability`` (``configs/retry/reliability.json``) retries experts that fall: a task whose
+expert completes (reaches the time limit in) fewer than ``min_completion`` of its reference
+episodes -- 90% on scored tasks, 50% on training tasks -- gets fine-tunes of its own expert and of
+the base that select checkpoints by the *reliable* return (mean return times completion rate), and
+the choice prefers candidates that complete ``min_completion`` of the choice episodes, then the
+highest reliable return (:func:`~baselines.experts.train.reliable_return`).
+
 Every attempt is one executor job, resumable like any training run; the choice is recorded in
-``training/<task key>/retry.json``, and a task with that record is not retried again.
+``training/<task key>/retry.json`` (``retry-<plan>.json`` for other plans), and a task with that
+record is not retried again by that plan.
+
+    python -m baselines.experts.retry --plan reliability --task hopper-v1/test/02 --workers 2
 """
 
 from __future__ import annotations
@@ -22,6 +32,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from baselines.experts.demos import expert_path, given_or_local, training_dir
 from baselines.experts.train import (
@@ -38,12 +50,15 @@ from metail_envs.tasks import Suite, Task, load_suite
 RETRY_BELOW = 1500.0
 """The issue's bar: a task whose expert's reference mean is below it is retried."""
 RETRY_FILE = "retry.json"
+INITS = ("base", "scratch", "current")
+RULES = ("below_bar", "completion")
 
 
 @dataclass(frozen=True)
 class Attempt:
     """One retry of a task: ``config`` (a file under ``configs/``) started from the nominal
-    base (``init="base"``) or from scratch (``init="scratch"``), seeded ``seed + task index``."""
+    base (``init="base"``), from scratch (``init="scratch"``) or from the task's current expert
+    (``init="current"``), seeded ``seed + task index``."""
 
     name: str
     config: str
@@ -62,32 +77,94 @@ class RetryPlan:
     attempts: tuple[Attempt, ...]
     choice_episodes: int
     description: str = ""
+    name: str = "default"
+    rule: str = "below_bar"
+    """Which tasks are retried: ``below_bar`` (reference mean below :data:`RETRY_BELOW`) or
+    ``completion`` (reference completion rate below ``min_completion`` of the task's split)."""
+    min_completion: dict[str, float] | None = None
+    """Per split (``train``, ``test``, ``ood``, ``nominal``): the completion rate a kept expert
+    should reach; candidates reaching it on the choice episodes are preferred."""
 
     @classmethod
     def load(cls, name: str = "default") -> RetryPlan:
-        data = json.loads((CONFIG_DIR / "retry" / f"{name}.json").read_text())
+        path = CONFIG_DIR / "retry" / f"{name}.json"
+        if not path.exists():
+            plans = sorted(p.stem for p in (CONFIG_DIR / "retry").glob("*.json"))
+            raise ValueError(f"retry plan {name!r} not found; accepted: {plans}")
+        data = json.loads(path.read_text())
         attempts = tuple(Attempt(**a) for a in data["attempts"])
         for a in attempts:
-            if a.init not in ("base", "scratch"):
-                raise ValueError(f"attempt {a.name}: init must be 'base' or 'scratch'")
-        return cls(attempts, int(data["choice_episodes"]), data.get("description", ""))
+            if a.init not in INITS:
+                raise ValueError(f"attempt {a.name}: init must be one of {INITS}, got {a.init!r}")
+        rule = data.get("rule", "below_bar")
+        if rule not in RULES:
+            raise ValueError(f"retry plan {name}: rule must be one of {RULES}, got {rule!r}")
+        return cls(
+            attempts,
+            int(data["choice_episodes"]),
+            data.get("description", ""),
+            name,
+            rule,
+            data.get("min_completion"),
+        )
+
+    @property
+    def record_name(self) -> str:
+        """The file recording a task's choice under this plan."""
+        return RETRY_FILE if self.name == "default" else f"retry-{self.name}.json"
+
+    def completion_bar(self, task: Task) -> float:
+        """The completion rate asked of ``task``'s expert (0 when the plan asks none)."""
+        if not self.min_completion:
+            return 0.0
+        return float(self.min_completion[_split_of(task)])
+
+    def choice_key(self, task: Task, score: dict[str, Any]) -> tuple[bool, float]:
+        """Candidates meeting the completion bar first, then by (reliable) mean return."""
+        if not self.min_completion:
+            return (True, score["mean"])
+        completion = score.get("completion", 0.0)
+        return (completion >= self.completion_bar(task), score.get("reliable", 0.0))
 
 
-def tasks_to_retry(suite: Suite, data_dir: Path, task_ids: Sequence[str] | None = None) -> list:
-    """Tasks whose manifest reference is below :data:`RETRY_BELOW` and that have no retry
-    record yet, as ``(index in the training order, task)``."""
+def _split_of(task: Task) -> str:
+    parts = task.id.split("/")
+    return "nominal" if parts[-1] == "nominal" else parts[1]
+
+
+def tasks_to_retry(
+    suite: Suite,
+    data_dir: Path,
+    task_ids: Sequence[str] | None = None,
+    plan: RetryPlan | None = None,
+) -> list:
+    """Tasks the plan's rule selects (every one of ``task_ids`` when given) that have no record
+    of this plan yet, as ``(index in the training order, task)``, scored tasks first."""
     from baselines.experts.make_expert_data import training_order
 
+    plan = plan or RetryPlan.load()
     entries = load_manifest(data_dir).get("tasks", {})
     out = []
     for index, task in enumerate(training_order(suite)):
         entry = entries.get(task.id)
         if task_ids and task.id not in task_ids or entry is None:
             continue
-        record = training_dir(data_dir, task.id) / RETRY_FILE
-        if entry["expert"]["mean_return"] < RETRY_BELOW and not record.exists():
+        if (training_dir(data_dir, task.id) / plan.record_name).exists():
+            continue
+        if task_ids or _needs_retry(plan, task, entry["expert"]):
             out.append((index, task))
     return out
+
+
+def _needs_retry(plan: RetryPlan, task: Task, reference: dict[str, Any]) -> bool:
+    if plan.rule == "below_bar":
+        return reference["mean_return"] < RETRY_BELOW
+    completion = reference.get("completion_rate")
+    if completion is None:
+        raise ValueError(
+            f"{task.id}: the manifest has no completion_rate; regenerate the data stage first"
+        )
+    return completion < plan.completion_bar(task)
 
 
 def retry_experts(
@@ -106,9 +183,9 @@ def retry_experts(
     """
     suite = load_suite(suite_name)
     plan = plan or RetryPlan.load()
-    todo = tasks_to_retry(suite, data_dir, task_ids)
+    todo = tasks_to_retry(suite, data_dir, task_ids, plan)
     if not todo:
-        log("retry: no task below the bar without a retry record")
+        log(f"retry ({plan.name}): no task to retry without a record of this plan")
         return {}
     base_dir = training_dir(data_dir, suite.nominal.id)
     jobs: list[Job] = []
@@ -124,7 +201,7 @@ def retry_experts(
                 "name": a.name,
                 "config": asdict(a.train_config(index)),
                 "run_dir": str(run_dir / a.name),
-                "init_from": str(base_dir) if a.init == "base" else None,
+                "init_from": _init_from(a, base_dir, expert_path(data_dir, task.id)),
                 "choice_episodes": plan.choice_episodes,
                 "progress": progress,
             }
@@ -138,12 +215,19 @@ def retry_experts(
             if not payload["ok"]:
                 log(f"{task.id} {name}: failed: {payload['error']}")
                 continue
-            scores[task.id][name] = payload["score"]
-            log(f"{task.id} {name}: choice mean {payload['score']['mean']:.0f}")
+            scores[task.id][name] = score = payload["score"]
+            log(
+                f"{task.id} {name}: choice mean {score['mean']:.0f}, "
+                f"completion {score.get('completion', float('nan')):.2f}"
+            )
     records = {}
     for _, task in todo:
         records[task.id] = _choose(task, scores[task.id], data_dir, plan, log)
     return records
+
+
+def _init_from(attempt: Attempt, base_dir: Path, expert: Path) -> str | None:
+    return {"base": str(base_dir), "scratch": None, "current": str(expert)}[attempt.init]
 
 
 def _choice_job(
@@ -153,7 +237,9 @@ def _choice_job(
         "suite": suite.name,
         "task": task.id,
         "expert": str(expert),
-        "out": str(run_dir / f"choice-{name}.json"),
+        "out": str(
+            run_dir / f"choice-{name}{'' if plan.name == 'default' else '-' + plan.name}.json"
+        ),
         "choice_episodes": plan.choice_episodes,
     }
     return Job("baselines.experts.retry:choice_job", args, tag=(task, name))
@@ -173,20 +259,23 @@ def _choose(
     if missing:
         log(f"{task.id}: no choice yet, attempts {sorted(missing)} have no score")
         return {}
-    best = max(scores, key=lambda name: scores[name]["mean"])
+    best = max(scores, key=lambda name: plan.choice_key(task, scores[name]))
     if best != "current":
         copy_expert(run_dir / best, expert_path(data_dir, task.id))
     for a in plan.attempts:  # the kept one lives on in experts/, the others are on record
         (run_dir / a.name / "best.zip").unlink(missing_ok=True)
     record = {
         "task": task.id,
+        "plan": plan.name,
+        "rule": plan.rule,
         "below": RETRY_BELOW,
+        "min_completion": plan.completion_bar(task),
         "choice_seed": CHOICE_SEED,
         "choice_episodes": plan.choice_episodes,
         "scores": scores,
         "kept": best,
     }
-    (run_dir / RETRY_FILE).write_text(json.dumps(record, indent=1) + "\n")
+    (run_dir / plan.record_name).write_text(json.dumps(record, indent=1) + "\n")
     log(f"{task.id}: kept {best} ({scores[best]['mean']:.0f} on the choice episodes)")
     return record
 
@@ -195,10 +284,18 @@ def _score(expert: Path, task: Task, episodes: int) -> dict[str, Any]:
     from stable_baselines3 import PPO
 
     from baselines.experts.evaluate import evaluate_policy
+    from baselines.experts.train import MAX_STEPS, reliable_return
 
     policy = PPO.load(expert, device="cpu")
-    rets, _ = evaluate_policy(policy, task, episodes, seed=CHOICE_SEED)
-    return {"mean": float(rets.mean()), "std": float(rets.std()), "episodes": episodes}
+    rets, lengths = evaluate_policy(policy, task, episodes, seed=CHOICE_SEED)
+    return {
+        "mean": float(rets.mean()),
+        "std": float(rets.std()),
+        "completion": float(np.mean(lengths >= MAX_STEPS)),
+        "mean_length": float(lengths.mean()),
+        "reliable": reliable_return(rets, lengths),
+        "episodes": episodes,
+    }
 
 
 def choice_job(args: dict[str, Any], send: Callable[[Any], None]) -> dict[str, Any]:
@@ -223,3 +320,38 @@ def attempt_job(args: dict[str, Any], send: Callable[[Any], None]) -> dict[str, 
     )
     drop_checkpoints(run_dir)
     return payload
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m baselines.experts.retry --plan NAME [--task ID ...]``: the retry stage alone,
+    with a plan other than the pipeline's default."""
+    import argparse
+    import sys
+
+    from metail_envs.data import default_data_dir
+    from metail_envs.executors import add_executor_arguments, make_executor
+    from metail_envs.tasks import DEFAULT_SUITE
+
+    p = argparse.ArgumentParser(prog="python -m baselines.experts.retry", description=main.__doc__)
+    p.add_argument("--suite", default=DEFAULT_SUITE)
+    p.add_argument("--data-dir", type=Path, default=None)
+    p.add_argument("--plan", default="default", help="a file under configs/retry/")
+    p.add_argument("--task", action="append", dest="tasks", help="only these task ids")
+    p.add_argument("--no-progress", action="store_true")
+    add_executor_arguments(p, "parallel attempts (default: all cores)")
+    a = p.parse_args(argv)
+    try:
+        plan = RetryPlan.load(a.plan)
+        data_dir = (a.data_dir or default_data_dir()).absolute()
+        with make_executor(a.executor, a.workers, a.ray_address, a.retries) as pool:
+            retry_experts(
+                a.suite, data_dir, a.tasks, plan, executor=pool, progress=not a.no_progress
+            )
+    except ValueError as e:
+        print(f"retry: error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -36,12 +36,16 @@ from metail_envs import ENV_ID
 from metail_envs.tasks import Task
 
 CONFIG_DIR = Path(__file__).parent / "configs"
+SELECTIONS = ("mean", "reliable")
+MAX_STEPS = gym.spec(ENV_ID).max_episode_steps
+"""An episode that reaches the registered time limit is complete; a shorter one fell."""
 CSV_FIELDS = (
     "steps",
     "wall_s",
     "eval_mean",
     "eval_std",
     "eval_min",
+    "eval_completion",
     "train_return",
     "best_mean",
     "best_steps",
@@ -69,6 +73,11 @@ class TrainConfig:
     a converged expert explores again on the new task (the deterministic policy is unchanged)."""
     lr_decay: bool = False
     """Decay the learning rate linearly to 0 over ``total_steps`` (stepwise, per checkpoint)."""
+    selection: str = "mean"
+    """How checkpoints are compared: ``"mean"`` evaluation return, or ``"reliable"``: mean
+    return times the mean fraction of the time limit the episodes last (:func:`reliable_return`),
+    so a gait that falls in a few episodes loses to a slightly slower one that never falls
+    (references must not fall), and of two that always fall the one that lasts longer wins."""
     description: str = ""
 
     @classmethod
@@ -88,6 +97,10 @@ class TrainConfig:
         return replace(cfg, **{k: v for k, v in overrides.items() if v is not None})
 
     def __post_init__(self) -> None:
+        if self.selection not in SELECTIONS:
+            raise ValueError(
+                f"config selection={self.selection!r} is invalid; accepted: {SELECTIONS}"
+            )
         for name in ("n_envs", "total_steps", "checkpoint_every", "eval_episodes"):
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
                 raise ValueError(
@@ -292,6 +305,31 @@ def _load(zip_path: Path, pkl_path: Path, venv):
     return model, vecnorm
 
 
+def reliable_return(returns: np.ndarray, lengths: np.ndarray) -> float:
+    """Mean return times the mean fraction of the time limit the episodes last: the mean return
+    when no episode falls, less the earlier and the more often they fall."""
+    return float(np.mean(returns) * np.mean(np.minimum(lengths, MAX_STEPS) / MAX_STEPS))
+
+
+def _load_expert(path: Path, venv, config: TrainConfig):
+    """An expert file (normalisation folded in) as a PPO on raw observations; rewards are still
+    normalised (fresh statistics), as its critic was trained on normalised returns."""
+    import torch
+    from stable_baselines3 import PPO
+    from stable_baselines3.common.vec_env import VecNormalize
+
+    if not path.exists():
+        raise FileNotFoundError(f"expert file {path} is missing")
+    vecnorm = VecNormalize(venv, gamma=config.ppo.get("gamma", 0.99), norm_obs=False)
+    custom = {k: config.ppo[k] for k in ("learning_rate", "gamma", "n_epochs") if k in config.ppo}
+    model = PPO.load(path, env=vecnorm, device="cpu", custom_objects=custom)
+    model.num_timesteps, model._episode_num = 0, 0
+    if config.init_log_std is not None:
+        with torch.no_grad():
+            model.policy.log_std.fill_(config.init_log_std)
+    return model, vecnorm
+
+
 def _read_csv(path: Path) -> list[dict[str, str]]:
     if not path.exists():
         return []
@@ -337,7 +375,8 @@ def train(
     """Train (or continue) a PPO expert on ``tasks``: one task, or several drawn at each reset.
 
     ``init_from`` is a run directory whose best checkpoint (weights and normalisation statistics)
-    starts this run: the per-task fine-tuning of a base expert. ``resume`` continues a run in
+    starts this run: the per-task fine-tuning of a base expert; or an expert file (``.zip``,
+    normalisation folded in), fine-tuned on raw observations: the retry of a task's own expert. ``resume`` continues a run in
     ``out_dir`` from its last checkpoint (or starts it, if there is none); without it an existing
     run in ``out_dir`` is an error rather than silently overwritten.
     """
@@ -367,6 +406,9 @@ def train(
     if state and last_zip.exists():
         model, vecnorm = _load(last_zip, last_pkl, venv)
         log(f"{out_dir}: resuming at step {model.num_timesteps}")
+    elif init_from is not None and Path(init_from).suffix == ".zip":
+        model, vecnorm = _load_expert(Path(init_from), venv, config)
+        log(f"{out_dir}: starting from the expert {init_from}")
     elif init_from is not None:
         model, vecnorm = _load(*checkpoint_paths(init_from, "best"), venv)
         model.num_timesteps, model._episode_num = 0, 0
@@ -419,12 +461,15 @@ def train(
             model.learn(chunk, reset_num_timesteps=False, callback=callback, progress_bar=False)
         steps = model.num_timesteps
         with _Folded(model, vecnorm) as folded:
-            rets = np.concatenate(
-                [evaluate_policy(folded, t, per_task, seed=SELECT_SEED)[0] for t in eval_tasks]
-            )
+            evals = [evaluate_policy(folded, t, per_task, seed=SELECT_SEED) for t in eval_tasks]
+        rets = np.concatenate([r for r, _ in evals])
+        lengths = np.concatenate([lens for _, lens in evals])
+        completion = float(np.mean(lengths >= MAX_STEPS))
         train_ret = [ep["r"] for ep in model.ep_info_buffer]
-        if rets.mean() > state["best_mean"]:
-            state["best_mean"], state["best_steps"] = float(rets.mean()), steps
+        value = reliable_return(rets, lengths) if config.selection == "reliable" else rets.mean()
+        value = float(value)
+        if value > state["best_mean"]:
+            state["best_mean"], state["best_steps"] = value, steps
             export_expert(model, vecnorm, out_dir / "best.zip")
             _atomic(out_dir / "best_ckpt.zip", lambda tmp: model.save(tmp))
             _atomic(out_dir / "best_vecnormalize.pkl", lambda tmp: vecnorm.save(tmp))
@@ -438,6 +483,7 @@ def train(
                 "eval_mean": round(float(rets.mean()), 1),
                 "eval_std": round(float(rets.std()), 1),
                 "eval_min": round(float(rets.min()), 1),
+                "eval_completion": round(completion, 3),
                 "train_return": round(float(np.mean(train_ret)), 1) if train_ret else "",
                 "best_mean": round(state["best_mean"], 1),
                 "best_steps": state["best_steps"],
