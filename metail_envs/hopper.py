@@ -142,8 +142,8 @@ class HopperVariantEnv(gym.Env):
     | `render_mode`              | **str**       | `None`  | `"rgb_array"` (headless with `MUJOCO_GL=egl`) or `None`      |
     | `width`, `height`          | **int**       | `480`   | in [1, 4096], the size of a rendered frame in pixels         |
 
-    The dynamics parameters, each a **float** keyword (bounds inclusive; a task with a joint's low
-    limit less than 1 deg below its high limit is refused):
+    The dynamics parameters, each a **float** keyword (bounds inclusive; each joint's low limit at
+    least 1 deg below its high limit, and |limit| x range scale <= 180 deg):
 
     <the parameter table, generated from metail_envs.params.PARAMS>
 

@@ -399,6 +399,7 @@ _DEFINITION_KEYS = {
     "torque_to_weight",
     "ood",
 }
+_REQUIRED_KEYS = {"name", "seed", "sizes", "distribution"}
 _OOD_KEYS = {"rings", "torque_to_weight", "params_per_task"}
 
 
@@ -427,9 +428,7 @@ def _pair(what: str, value: object, low: float = -math.inf) -> tuple[float, floa
 
 def _samplers(definition: Mapping[str, Any], seed: Any) -> tuple[TaskSampler, TaskSampler]:
     """The in-distribution and ood samplers of a suite definition, on independent streams."""
-    d = _check_keys(
-        "suite definition", definition, _DEFINITION_KEYS, {"name", "seed", "sizes", "distribution"}
-    )
+    d = _check_keys("suite definition", definition, _DEFINITION_KEYS, _REQUIRED_KEYS)
     name = check_suite_name(d["name"])
     seed = checks.seed("seed", seed)
     dists = _check_keys("suite definition 'distribution'", d["distribution"], set(BY_NAME), set())
@@ -452,10 +451,12 @@ def _samplers(definition: Mapping[str, Any], seed: Any) -> tuple[TaskSampler, Ta
 
 def generate_splits(definition: Mapping[str, Any]) -> dict[str, list[Task]]:
     """Draw a suite's splits from its definition (seeded): train and test from one stream."""
-    seed = definition.get("seed") if isinstance(definition, Mapping) else None
-    if seed is None:
-        raise ValueError("a suite definition needs a 'seed' (an int): its splits are reproducible")
-    in_dist, ood = _samplers(definition, seed)
+    if (
+        _check_keys("suite definition", definition, _DEFINITION_KEYS, _REQUIRED_KEYS)["seed"]
+        is None
+    ):
+        raise ValueError("a suite definition's 'seed' must be an int: its splits are reproducible")
+    in_dist, ood = _samplers(definition, definition["seed"])
     sizes = _check_keys("suite definition 'sizes'", definition["sizes"], set(SPLITS), set(SPLITS))
     sizes = {k: checks.integer(f"sizes {k!r}", v, 0, 10_000) for k, v in sizes.items()}
     name = definition["name"]

@@ -97,3 +97,46 @@ def test_same_seed_same_episode():
     a, b = make(friction=0.7), make(friction=0.7)
     acts = np.full((50, 3), 0.3, dtype=np.float32)
     assert_same_rollouts(rollout(a, acts, seed=3), rollout(b, acts, seed=3), atol=0.0)
+
+
+@pytest.mark.parametrize("terminate", [True, False])
+def test_info_reports_the_reward_terms_as_hopper_v5(actions, terminate):
+    env = make(terminate_when_unhealthy=terminate)
+    _, info = env.reset(seed=0)
+    z0 = env.unwrapped.model.qpos0[1]
+    assert info["x_position"] == env.unwrapped.data.qpos[0]
+    assert info["z_distance_from_origin"] == env.unwrapped.data.qpos[1] - z0
+    survive = set()
+    for a in actions[:300]:
+        obs, reward, terminated, truncated, info = env.step(a)
+        terms = info["reward_forward"] + info["reward_survive"] + info["reward_ctrl"]
+        assert reward == terms  # exactly: the same operations in the same order
+        assert info["reward_forward"] == info["x_velocity"]
+        assert info["reward_ctrl"] == pytest.approx(-1e-3 * np.sum(np.square(a.astype(float))))
+        assert info["z_distance_from_origin"] == pytest.approx(obs[0] - z0)
+        survive.add(info["reward_survive"])
+        if terminated or truncated:
+            env.reset(seed=1)
+    assert survive == ({1.0} if terminate else {0.0, 1.0})  # 0 only when unhealthy and not ending
+
+
+def test_documented_as_gymnasium_documents_its_environments():
+    import inspect
+
+    from metail_envs import hopper
+    from metail_envs.params import MIN_JOINT_RANGE_DEG, PARAMS, markdown_table
+
+    doc = "\n" + inspect.cleandoc(hopper.HopperVariantEnv.__doc__)
+    sections = ["Description", "Action Space", "Observation Space", "Rewards", "Starting State"]
+    sections += ["Episode End", "Arguments", "Version History"]
+    at = [doc.index(f"\n## {s}\n") for s in sections]
+    assert at == sorted(at)
+    observations = doc[at[2] : at[3]]
+    assert all(f"\n| {i} " in observations for i in range(hopper.OBS_DIM))
+    assert markdown_table() in doc and all(f"`{p.name}`" in doc for p in PARAMS)  # generated
+    assert "<the parameter table" not in doc
+    assert f"[1, {hopper.MAX_RENDER_SIZE}]" in doc and f"{MIN_JOINT_RANGE_DEG:g} deg below" in doc
+    assert all(
+        term in doc[at[3] : at[4]] for term in ("reward_forward", "reward_ctrl", "reward_survive")
+    )
+    assert len(hopper.__doc__.splitlines()) <= 10  # the module docstring points to the class
