@@ -1,12 +1,16 @@
-"""What every baseline agent has in common: configs, seeding, and small checkpoints.
+"""What every baseline agent has in common: typed configs, seeding, adaptation budgets, and
+small checkpoints.
 
-Hyperparameters live in ``baselines/configs/<agent>.json`` as named configs: ``"default"`` holds
-every key, any other name (``"small"`` for the tests) overrides some of them. An agent is built as
-``Agent(config="default", **overrides)``; its resolved hyperparameters are ``agent.config``.
+Each agent has a frozen config dataclass (:mod:`baselines.config`) whose defaults live in
+``baselines/configs/<agent>.json``; an agent is built as ``Agent(config="default", **overrides)``
+(or ``Agent(config=SomeConfig(...))``) and its resolved hyperparameters are ``agent.config``.
 
-A checkpoint is a directory with ``agent.json`` (class, resolved config, training log) and
-``model.pt`` (a torch ``state_dict``): no pickled objects. ``load`` rebuilds the networks from
-the config and loads the weights (``weights_only=True``).
+A checkpoint is a directory with ``agent.json`` (class, checkpoint version, resolved config,
+training log) and ``model.pt`` (a torch ``state_dict``): no pickled objects. ``load`` rebuilds
+the networks from the config and loads the weights (``weights_only=True``); a checkpoint of
+another version of the agent (its parameters mean something else) is refused with a ValueError.
+
+Every adapted policy carries ``adapt_stats``: what its adaptation cost (:func:`adapt_stats`).
 """
 
 from __future__ import annotations
@@ -23,25 +27,23 @@ import numpy as np
 import torch
 from torch import nn
 
+from baselines.config import AgentConfig
 from metail_envs.benchmark import Agent
 
-CONFIG_DIR = Path(__file__).resolve().parent / "configs"
+ADAPT_STAT_KEYS = ("gradient_steps", "forward_passes", "examples")
+"""What an adapted policy's ``adapt_stats`` counts: optimiser steps, network forward passes (one
+per batch), and (obs, action) pairs passed through the network (with repetition)."""
 
 
-def load_config(agent: str, config: str = "default", **overrides: Any) -> dict[str, Any]:
-    """The resolved hyperparameters of a named config of ``agent``, with ``overrides`` applied."""
-    path = CONFIG_DIR / f"{agent}.json"
-    named = json.loads(path.read_text())
-    if config not in named:
-        raise ValueError(f"config={config!r} is not in {path}; accepted: {sorted(named)}")
-    resolved = {**named["default"], **named[config]}
-    unknown = sorted(set(overrides) - set(resolved))
-    if unknown:
-        raise ValueError(
-            f"unknown hyperparameters {unknown} for {agent!r}; accepted: {sorted(resolved)}"
-        )
-    resolved.update(overrides)
-    return resolved
+def adapt_stats(
+    gradient_steps: int = 0, forward_passes: int = 0, examples: int = 0
+) -> dict[str, int]:
+    """An adaptation budget as reported on adapted policies (``policy.adapt_stats``)."""
+    return {
+        "gradient_steps": int(gradient_steps),
+        "forward_passes": int(forward_passes),
+        "examples": int(examples),
+    }
 
 
 @functools.lru_cache(maxsize=1)
@@ -78,16 +80,28 @@ def frozen_copy(module: nn.Module) -> nn.Module:
 
 
 class TorchAgent(Agent):
-    """Base class of the baselines: config handling and state_dict checkpoints.
+    """Base class of the baselines: typed config, adaptation budget, state_dict checkpoints.
 
-    Subclasses set ``config_name``, build their networks in :meth:`build` (from ``self.config``
-    alone, so :meth:`load` can rebuild them) and keep everything learned in ``self.net``.
+    Subclasses set ``config_cls`` and ``adaptation_budget``, build their networks in
+    :meth:`build` (from ``self.config`` alone, so :meth:`load` can rebuild them) and keep
+    everything learned in ``self.net``. ``checkpoint_version`` is raised whenever a saved
+    parameter changes meaning, so older checkpoints are refused instead of misread.
     """
 
-    config_name: ClassVar[str]
+    config_cls: ClassVar[type[AgentConfig]]
+    adaptation_budget: ClassVar[str]
+    """One line: what ``adapt`` spends on the K demonstrations (shown with the results)."""
+    checkpoint_version: ClassVar[int] = 1
 
-    def __init__(self, config: str = "default", **overrides: Any) -> None:
-        self.config = load_config(self.config_name, config, **overrides)
+    def __init__(self, config: str | AgentConfig = "default", **overrides: Any) -> None:
+        if isinstance(config, AgentConfig):
+            if not isinstance(config, self.config_cls):
+                raise TypeError(
+                    f"config={type(config).__name__} is not a {self.config_cls.__name__}"
+                )
+            self.config = self.config_cls.from_dict({**config.to_json(), **overrides})
+        else:
+            self.config = self.config_cls.named(config, **overrides)
         self.net: nn.Module | None = None
         self.log: list[dict[str, float]] = []
 
@@ -103,25 +117,54 @@ class TorchAgent(Agent):
     def log_row(self, **values: float) -> None:
         self.log.append({k: float(v) for k, v in values.items()})
 
+    @classmethod
+    def target(cls) -> str:
+        return f"{cls.__module__}:{cls.__qualname__}"
+
     def save(self, path: Path) -> None:
         path = Path(path)
         meta = {
-            "class": f"{type(self).__module__}:{type(self).__qualname__}",
-            "config": self.config,
+            "class": self.target(),
+            "version": self.checkpoint_version,
+            "config": self.config.to_json(),
             "log": self.log,
         }
         (path / "agent.json").write_text(json.dumps(meta, indent=1))
         torch.save(self._trained().state_dict(), path / "model.pt")
 
     @classmethod
-    def load(cls, path: Path) -> TorchAgent:
+    def load(cls, path: Path, **overrides: Any) -> TorchAgent:
+        """The agent saved in ``path``. ``overrides`` may change only the config fields that
+        meta-training never reads (``config_cls.adapt_only``), e.g. the adaptation mode."""
         path = Path(path)
         meta = json.loads((path / "agent.json").read_text())
-        expected = f"{cls.__module__}:{cls.__qualname__}"
-        if meta["class"] != expected:
-            raise TypeError(f"{path} holds a {meta['class']} checkpoint, not a {expected}")
-        agent = cls(**meta["config"])
+        if meta.get("class") != cls.target():
+            raise TypeError(f"{path} holds a {meta.get('class')} checkpoint, not a {cls.target()}")
+        version = meta.get("version", 1)
+        if version != cls.checkpoint_version:
+            raise ValueError(
+                f"{path} is a version-{version} checkpoint of {cls.__name__}; this code reads "
+                f"version {cls.checkpoint_version} only (the saved parameters mean something "
+                "else now): meta-train the agent again"
+            )
+        refused = sorted(set(overrides) - set(getattr(cls.config_cls, "adapt_only", ())))
+        if refused:
+            raise ValueError(
+                f"load overrides {refused} would change what was meta-trained; accepted: "
+                f"{sorted(getattr(cls.config_cls, 'adapt_only', ()))}"
+            )
+        try:
+            agent = cls(**{**meta["config"], **overrides})
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"{path}: its config does not fit {cls.__name__}: {e}") from e
         agent.log = meta["log"]
         agent.net = agent.build()
-        agent.net.load_state_dict(torch.load(path / "model.pt", weights_only=True))
+        state = torch.load(path / "model.pt", weights_only=True)
+        try:
+            agent.net.load_state_dict(state)
+        except RuntimeError as e:
+            raise ValueError(
+                f"{path}/model.pt does not match {cls.__name__}'s networks for its config "
+                f"(meta-train the agent again): {str(e).splitlines()[0]}"
+            ) from e
         return agent

@@ -4,24 +4,67 @@ The policy is an SB3 ``ActorCriticPolicy`` (actor MLP, a linear value head that 
 whose features extractor is imitation's ``NormalizeFeaturesExtractor`` with a fixed
 :class:`~baselines.nets.ObsNormalizer` (statistics of the pooled training observations, stored as
 buffers). Meta-training is imitation's BC (Gaussian negative log-likelihood, entropy bonus, l2);
-``adapt`` fine-tunes a copy on the K demonstrations with :func:`fit_mean_action`; K=0 returns the
+``adapt`` fine-tunes a copy on the K demonstrations with :func:`finetune`; K=0 returns the
 meta-trained policy unchanged. The defaults (256-256 ReLU, 20k batches of 128, fine-tune 3000
 batches of 256) were tuned on held-out training tasks (docs/baselines.md).
+
+The fine-tuning budget is :class:`FinetuneConfig` (defaults in ``configs/finetune.json``), shared
+with every agent that fine-tunes on the K demos (MAML-BC's and joint's ``adaptation="finetune"``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+import dataclasses
+import functools
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import torch
 from torch import nn
 
-from baselines.base import TorchAgent, env_spaces, frozen_copy, seed_all
+from baselines.base import TorchAgent, adapt_stats, env_spaces, frozen_copy, seed_all
 from baselines.batches import as_tensors, pairs
+from baselines.config import AgentConfig
 from baselines.nets import MeanActionPolicy, ObsNormalizer
 from metail_envs.benchmark import Policy
+
+
+@dataclasses.dataclass(frozen=True)
+class FinetuneConfig(AgentConfig):
+    """The fine-tuning budget on the K demos: ``adapt_batches`` Adam batches of
+    ``adapt_batch_size`` pairs at ``adapt_lr`` (squared error of the mean action)."""
+
+    file: ClassVar[str] = "finetune"
+    adapt_only: ClassVar[tuple[str, ...]] = ("adapt_batches", "adapt_batch_size", "adapt_lr")
+    adapt_batches: int
+    adapt_batch_size: int
+    adapt_lr: float
+
+    def check(self) -> None:
+        super().check()
+        self.require("adapt_batches", self.adapt_batches >= 0, ">= 0")
+        self.require_positive("adapt_batch_size", "adapt_lr")
+
+
+@dataclasses.dataclass(frozen=True)
+class BCConfig(FinetuneConfig):
+    """Pooled BC: the network, imitation's BC meta-training, and (inherited) the fine-tune."""
+
+    file: ClassVar[str] = "bc"
+    hidden: tuple[int, ...]
+    activation: Literal["tanh", "relu", "elu"]
+    batch_size: int
+    lr: float
+    l2_weight: float
+    ent_weight: float
+    n_batches: int
+    progress: bool
+
+    def check(self) -> None:
+        super().check()
+        self.require_positive("batch_size", "lr", "n_batches")
+        self.require("hidden", all(h > 0 for h in self.hidden), "positive layer widths")
 
 
 def make_policy(hidden: Sequence[int], activation: str = "tanh") -> nn.Module:
@@ -82,26 +125,57 @@ def train_bc(
 
 
 def fit_mean_action(
-    policy: nn.Module, trajs: Sequence[Any], *, n_batches: int, batch_size: int, lr: float
-) -> None:
-    """Fit ``policy``'s mean action to a few demonstrations by squared error, in place.
+    policy: nn.Module,
+    trajs: Sequence[Any],
+    *,
+    n_batches: int,
+    batch_size: int,
+    lr: float,
+    mean_fn: Callable[[torch.Tensor], torch.Tensor] | None = None,
+) -> dict[str, int]:
+    """Fit ``policy``'s mean action to a few demonstrations by squared error, in place; returns
+    the budget spent (:func:`baselines.base.adapt_stats`).
 
     Adaptation's trainer (fine-tuning on the K demos, and single-task BC): a plain Adam loop,
     about 5 times faster per batch here than ``bc.BC`` (which also evaluates the log-likelihood,
     entropy, value head and its logger every batch), and it runs hundreds of times per agent
     under the protocol. Batches are drawn with torch's global generator, which the runner seeds
-    from (seed, task, K).
+    from (seed, task, K). ``mean_fn`` maps observations to mean actions (default: an SB3
+    policy's, :func:`action_mean`).
     """
+    if mean_fn is None:
+        mean_fn = functools.partial(action_mean, policy)
     obs, acts = as_tensors(trajs)
+    batch = min(batch_size, len(obs))
     params = [p for p in policy.parameters() if p.requires_grad]
     optimiser = torch.optim.Adam(params, lr=lr)
     for _ in range(n_batches):
-        rows = torch.randint(0, len(obs), (min(batch_size, len(obs)),))
-        loss = (action_mean(policy, obs[rows]) - acts[rows]).pow(2).sum(-1).mean()
+        rows = torch.randint(0, len(obs), (batch,))
+        loss = (mean_fn(obs[rows]) - acts[rows]).pow(2).sum(-1).mean()
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
         optimiser.step()
-    policy.set_training_mode(False)
+    policy.train(False)
+    return adapt_stats(n_batches, n_batches, n_batches * batch)
+
+
+def finetune(
+    policy: nn.Module,
+    demos: Sequence[Any],
+    config: FinetuneConfig,
+    mean_fn: Callable[[torch.Tensor], torch.Tensor] | None = None,
+) -> dict[str, int]:
+    """Fine-tune ``policy`` (a copy the caller owns) on the K demos with ``config``'s budget;
+    K=0 or ``adapt_batches=0`` leaves it as it is. Its parameters end frozen."""
+    stats = adapt_stats()
+    if demos and config.adapt_batches > 0:
+        policy.requires_grad_(True)
+        stats = fit_mean_action(
+            policy, demos, n_batches=config.adapt_batches, batch_size=config.adapt_batch_size,
+            lr=config.adapt_lr, mean_fn=mean_fn,
+        )  # fmt: skip
+    policy.requires_grad_(False)
+    return stats
 
 
 def action_mean(policy: nn.Module, obs: torch.Tensor) -> torch.Tensor:
@@ -117,18 +191,20 @@ def nll(policy: nn.Module, trajs: Sequence[Any], max_pairs: int = 20_000) -> flo
     return float(-policy.get_distribution(obs).log_prob(acts).mean())
 
 
-def mean_action(policy: nn.Module) -> MeanActionPolicy:
+def mean_action(policy: nn.Module, stats: dict[str, int] | None = None) -> MeanActionPolicy:
     """The deterministic (mean) action of an SB3 Gaussian policy."""
-    return MeanActionPolicy(lambda x: action_mean(policy, x))
+    return MeanActionPolicy(functools.partial(action_mean, policy), stats)
 
 
 class BCAgent(TorchAgent):
     """Pooled BC (imitation) over all training tasks; adaptation fine-tunes on the K demos."""
 
-    config_name = "bc"
+    config_cls = BCConfig
+    config: BCConfig
+    adaptation_budget = "fine-tune: adapt_batches Adam batches of adapt_batch_size on the K demos"
 
     def build(self) -> nn.Module:
-        return make_policy(self.config["hidden"], self.config["activation"])
+        return make_policy(self.config.hidden, self.config.activation)
 
     def meta_train(self, demos: Mapping[str, Sequence[Any]], seed: int) -> None:
         c = self.config
@@ -137,19 +213,12 @@ class BCAgent(TorchAgent):
         self.net = self.build()
         normalizer(self.net).set_stats(pairs(trajs)[0])
         train_bc(
-            self.net, trajs, n_batches=c["n_batches"], batch_size=c["batch_size"], lr=c["lr"],
-            l2_weight=c["l2_weight"], ent_weight=c["ent_weight"], progress=c["progress"],
+            self.net, trajs, n_batches=c.n_batches, batch_size=c.batch_size, lr=c.lr,
+            l2_weight=c.l2_weight, ent_weight=c.ent_weight, progress=c.progress,
         )  # fmt: skip
-        self.log_row(n_batches=c["n_batches"], train_nll=nll(self.net, trajs))
+        self.log_row(n_batches=c.n_batches, train_nll=nll(self.net, trajs))
 
     def adapt(self, demos: Sequence[Any]) -> Policy:
-        c = self.config
         policy = frozen_copy(self._trained())
-        if demos and c["adapt_batches"] > 0:
-            policy.requires_grad_(True)
-            fit_mean_action(
-                policy, demos, n_batches=c["adapt_batches"], batch_size=c["adapt_batch_size"],
-                lr=c["adapt_lr"],
-            )  # fmt: skip
-        policy.requires_grad_(False)
-        return mean_action(policy)
+        stats = finetune(policy, demos, self.config)
+        return mean_action(policy, stats)

@@ -1,44 +1,67 @@
-"""Joint IL+ML: one parameter set θ trained on ``L_IL(θ) + λ·L_ML(θ)``.
+"""Joint IL+ML: one policy, one parameter set θ, trained on ``L_IL(θ) + λ·L_ML(θ)``.
 
-What is optimised, exactly, at every iteration (Adam on θ, and on the inner rates α when
+What is optimised, exactly, at every iteration (Adam on θ, and on the raw inner rates when
 ``learn_inner_lr``)::
 
-    L_IL(θ) = E_{(s, a) ~ pooled}  -log π_θ(a | s)
+    L_IL(θ) = E_{(s, a) ~ pooled}  ℓ(π_θ; s, a)
               (``pooled_size`` pairs drawn from all training tasks' demonstrations: a uniform
               task, then a uniform pair; the policy at θ itself, no adaptation)
-    L_ML(θ) = mean over a meta-batch of tasks T of  E_{(s, a) ~ query(T)} -log π_θ'_T(a | s),
-              θ'_T = θ - α ⊙ ∇_θ E_{support(T)} -log π_θ   (``inner_steps`` such steps)
-              (exactly MAML-BC's meta-loss, :mod:`baselines.maml_bc`, same support/query split)
+    L_ML(θ) = mean over a meta-batch of tasks T of  E_{(s, a) ~ query(T)} ℓ(π_θ'_T; s, a),
+              θ'_T = θ - α ⊙ ∇_θ E_{support(T)} ℓ(π_θ)   (``inner_steps`` such steps)
+              (exactly MAML-BC's meta-loss, :mod:`baselines.maml_bc`, same support/query split,
+              same bounded Meta-SGD rates α)
     minimise  L(θ) = L_IL(θ) + ml_weight · L_ML(θ)
 
-(``loss="mse"`` swaps the negative log-likelihood for the squared error of the mean action in
-both terms.) The gradient of ``L_ML`` goes through the inner steps unless ``first_order``. Both
-terms and their sum are logged every ``log_every`` iterations (``agent.log``, saved in the
-checkpoint's ``agent.json``). ``ml_weight=0`` is pooled BC whose test-time adaptation is MAML's
-inner steps; a large ``ml_weight`` approaches MAML-BC. Test time is MAML-BC's: the same inner
-steps on the K demonstrations, K=0 = θ.
+with ``ℓ`` the BC loss (``loss``: squared error of the mean action, or the Gaussian negative
+log-likelihood). Both terms act on the same policy: ``L_IL`` on θ, which is what is evaluated
+at K=0, and ``L_ML`` on the adapted θ'_T, which is what is evaluated at K>0: test time takes
+exactly the ``inner_steps`` steps, with the rates, that ``L_ML`` trained through
+(``adaptation="inner_loop"``), or fine-tunes θ with BC's budget (``adaptation="finetune"``).
+The gradient of ``L_ML`` goes through the inner steps unless ``first_order``. Both terms and
+their sum are logged every ``log_every`` iterations (``agent.log``, saved in the checkpoint's
+``agent.json``). ``ml_weight=0`` is pooled BC (the rates then never move); a large
+``ml_weight`` approaches MAML-BC. λ (``ml_weight``) and the inner loop are config fields; their
+defaults are not tuned yet.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from torch import Tensor
 
 from baselines.batches import TaskDemos, sample_pooled
-from baselines.maml_bc import MAMLBCAgent, Params
+from baselines.maml_bc import MAMLBCAgent, MAMLBCConfig, Params
+
+
+@dataclasses.dataclass(frozen=True)
+class JointConfig(MAMLBCConfig):
+    """MAML-BC's config plus the pooled term: its weight λ and its batch size."""
+
+    file: ClassVar[str] = "joint"
+    ml_weight: float
+    """λ, the weight of the meta-learning term ``L_ML``."""
+    pooled_size: int
+    """(obs, action) pairs of the pooled imitation term ``L_IL`` per iteration."""
+
+    def check(self) -> None:
+        super().check()
+        self.require("ml_weight", self.ml_weight >= 0, ">= 0")
+        self.require_positive("pooled_size")
 
 
 class JointAgent(MAMLBCAgent):
     """MAML-BC's machinery with the pooled BC loss added to the meta-objective."""
 
-    config_name = "joint"
+    config_cls = JointConfig
+    config: JointConfig
 
     def sample_batch(self, rng: np.random.Generator, tasks: Sequence[TaskDemos]) -> dict[str, Any]:
         batch = super().sample_batch(rng, tasks)
-        batch["p_obs"], batch["p_acts"] = sample_pooled(rng, tasks, self.config["pooled_size"])
+        batch["p_obs"], batch["p_acts"] = sample_pooled(rng, tasks, self.config.pooled_size)
         return batch
 
     def objective(
@@ -46,7 +69,7 @@ class JointAgent(MAMLBCAgent):
     ) -> tuple[Tensor, dict[str, Tensor]]:
         maml = self.maml()
         loss_il = maml.loss(params, batch["p_obs"], batch["p_acts"])
-        loss_ml = maml.meta_loss(params, lrs, batch)
-        loss = loss_il + self.config["ml_weight"] * loss_ml
+        loss_ml = maml.meta_loss(params, lrs, batch, self.config.vectorize)
+        loss = loss_il + self.config.ml_weight * loss_ml
         logs = {"loss": loss.detach(), "loss_il": loss_il.detach(), "loss_ml": loss_ml.detach()}
         return loss, logs

@@ -13,14 +13,30 @@ Meta-training, one iteration:
 
 The tasks of a meta-batch are processed together with ``torch.vmap`` over
 ``torch.func.grad``/``functional_call`` (``vectorize=False`` loops over them instead: same
-numbers, used by the speed benchmark). At test time ``adapt`` takes the same inner steps on the
-K demonstrations (all their pairs, full batch); K=0 returns the meta-trained policy.
+numbers, used by the speed benchmark).
+
+Meta-SGD rates (``learn_inner_lr``) are ``max_inner_lr * sigmoid(raw)``: positive and bounded
+whatever the outer optimiser does to ``raw`` (unconstrained rates ended up negative, i.e. gradient
+ascent, for a third of the weights of the first shipped joint agent).
+
+Test time, two modes (``adaptation``; meta-training is the same in both, and a checkpoint may be
+loaded in either: ``MAMLBCAgent.load(path, adaptation="finetune")``):
+
+* ``"inner_loop"``: exactly the ``inner_steps`` steps meta-training used, with the same
+  (learned) rates, on all pairs of the K demonstrations (full batch);
+* ``"finetune"``: the meta-learned initialisation fine-tuned with BC's budget and trainer
+  (:class:`baselines.bc.FinetuneConfig`, :func:`baselines.bc.finetune`), the "meta-init +
+  fine-tune" variant the literature compares MAML against.
+
+K=0 returns the meta-trained policy in both.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import torch
@@ -28,12 +44,60 @@ from torch import Tensor, nn
 from torch.func import functional_call, grad, vmap
 from tqdm.auto import tqdm
 
-from baselines.base import TorchAgent, env_dims, frozen_copy, seed_all
+from baselines.base import TorchAgent, adapt_stats, env_dims, frozen_copy, seed_all
 from baselines.batches import TaskDemos, as_tensors, load_tasks, pooled_obs, stack_rows
+from baselines.bc import FinetuneConfig, finetune
 from baselines.nets import GaussianPolicy, MeanActionPolicy, bc_loss
 from metail_envs.benchmark import Policy
 
 Params = dict[str, Tensor]
+
+
+@dataclasses.dataclass(frozen=True)
+class MAMLBCConfig(FinetuneConfig):
+    """MAML-BC: the policy network, the inner loop, meta-training, and the test-time mode
+    (with BC's fine-tuning budget, inherited, for ``adaptation="finetune"``)."""
+
+    file: ClassVar[str] = "maml_bc"
+    adapt_only: ClassVar[tuple[str, ...]] = (*FinetuneConfig.adapt_only, "adaptation")
+    hidden: tuple[int, ...]
+    activation: Literal["tanh", "relu", "elu"]
+    init_log_std: float
+    min_log_std: float
+    loss: Literal["nll", "mse"]
+    adaptation: Literal["inner_loop", "finetune"]
+    inner_steps: int
+    """Inner gradient steps, in meta-training and at test (``adaptation="inner_loop"``)."""
+    inner_lr: float
+    """The fixed inner rate, or (``learn_inner_lr``) the initial value of every learned rate."""
+    learn_inner_lr: bool
+    """Meta-SGD: one learned rate per parameter, in (0, ``max_inner_lr``)."""
+    max_inner_lr: float
+    first_order: bool
+    vectorize: bool
+    meta_batch: int
+    max_support_demos: int
+    support_size: int
+    query_size: int
+    meta_lr: float
+    meta_iterations: int
+    grad_clip: float
+    log_every: int
+    progress: bool
+
+    def check(self) -> None:
+        super().check()
+        self.require("inner_steps", self.inner_steps >= 0, ">= 0")
+        self.require_positive(
+            "inner_lr", "max_inner_lr", "meta_batch", "max_support_demos", "support_size",
+            "query_size", "meta_lr", "meta_iterations", "grad_clip", "log_every",
+        )  # fmt: skip
+        self.require("hidden", all(h > 0 for h in self.hidden), "positive layer widths")
+        if self.learn_inner_lr:
+            self.require(
+                "inner_lr", self.inner_lr < self.max_inner_lr,
+                f"< max_inner_lr={self.max_inner_lr} when learn_inner_lr (rates are bounded)",
+            )  # fmt: skip
 
 
 class MAML:
@@ -106,28 +170,37 @@ class MAML:
 
 
 class MAMLBCAgent(TorchAgent):
-    """MAML (or FOMAML, or Meta-SGD) on the BC loss; test-time adaptation = the inner steps."""
+    """MAML (or FOMAML, or Meta-SGD with bounded rates) on the BC loss; test-time adaptation is
+    the inner loop or BC's fine-tune from the meta-learned initialisation."""
 
-    config_name = "maml_bc"
+    config_cls = MAMLBCConfig
+    config: MAMLBCConfig
+    adaptation_budget = (
+        "inner_loop: inner_steps full-batch SGD steps (Meta-SGD rates in (0, max_inner_lr)); "
+        "finetune: BC's adapt_batches Adam batches"
+    )
+    checkpoint_version = 2  # 2: bounded Meta-SGD rates (raw_inner_lr), no test_inner_steps
 
     def build(self) -> nn.Module:
         c = self.config
         obs_dim, act_dim = env_dims()
         net = nn.Module()
         net.policy = GaussianPolicy(
-            obs_dim, act_dim, c["hidden"], activation=c["activation"],
-            init_log_std=c["init_log_std"], min_log_std=c["min_log_std"],
+            obs_dim, act_dim, c.hidden, activation=c.activation,
+            init_log_std=c.init_log_std, min_log_std=c.min_log_std,
         )  # fmt: skip
-        if c["learn_inner_lr"]:
-            net.inner_lr = nn.ParameterDict(
-                {_key(k): nn.Parameter(torch.full_like(p, c["inner_lr"]))
+        if c.learn_inner_lr:
+            fraction = c.inner_lr / c.max_inner_lr
+            raw = math.log(fraction / (1.0 - fraction))  # sigmoid(raw) * max = inner_lr
+            net.raw_inner_lr = nn.ParameterDict(
+                {_key(k): nn.Parameter(torch.full_like(p, raw))
                  for k, p in net.policy.named_parameters()}
             )  # fmt: skip
         return net
 
     def maml(self) -> MAML:
         c = self.config
-        return MAML(self._trained().policy, c["loss"], c["inner_steps"], c["first_order"])
+        return MAML(self._trained().policy, c.loss, c.inner_steps, c.first_order)
 
     def params(self, detach: bool = True) -> Params:
         """The meta-parameters θ (detached unless the meta-gradient is wanted)."""
@@ -135,25 +208,29 @@ class MAMLBCAgent(TorchAgent):
         return {k: p.detach() if detach else p for k, p in named}
 
     def inner_lrs(self, detach: bool = True) -> Params:
-        """The inner learning rates α: learned per-parameter tensors, or the fixed scalar."""
-        net = self._trained()
-        if self.config["learn_inner_lr"]:
-            rates = {k: net.inner_lr[_key(k)] for k in self.params()}
-            return {k: r.detach() if detach else r for k, r in rates.items()}
-        return {k: torch.tensor(float(self.config["inner_lr"])) for k in self.params()}
+        """The inner learning rates α: ``max_inner_lr * sigmoid(raw)`` per parameter when
+        learned (so always in [0, max_inner_lr]), else the fixed scalar ``inner_lr``."""
+        net, c = self._trained(), self.config
+        if not c.learn_inner_lr:
+            return {k: torch.tensor(c.inner_lr) for k in self.params()}
+        rates = {}
+        for k in self.params():
+            raw = net.raw_inner_lr[_key(k)]
+            rates[k] = c.max_inner_lr * torch.sigmoid(raw.detach() if detach else raw)
+        return rates
 
     # --- meta-training --------------------------------------------------------------------
 
     def sample_batch(self, rng: np.random.Generator, tasks: Sequence[TaskDemos]) -> dict[str, Any]:
         """A meta-batch: support and query pairs of ``meta_batch`` tasks, stacked over tasks."""
         c = self.config
-        n = min(c["meta_batch"], len(tasks))
+        n = min(c.meta_batch, len(tasks))
         chosen = [tasks[i] for i in rng.choice(len(tasks), n, replace=False)]
         s_rows, q_rows = [], []
         for t in chosen:
-            support, query = t.split(rng, c["max_support_demos"])
-            s_rows.append(t.sample(rng, support, c["support_size"]))
-            q_rows.append(t.sample(rng, query, c["query_size"]))
+            support, query = t.split(rng, c.max_support_demos)
+            s_rows.append(t.sample(rng, support, c.support_size))
+            q_rows.append(t.sample(rng, query, c.query_size))
         s_obs, s_acts = stack_rows(chosen, s_rows)
         q_obs, q_acts = stack_rows(chosen, q_rows)
         return {"s_obs": s_obs, "s_acts": s_acts, "q_obs": q_obs, "q_acts": q_acts}
@@ -162,25 +239,27 @@ class MAMLBCAgent(TorchAgent):
         self, params: Params, lrs: Params, batch: Mapping[str, Tensor]
     ) -> tuple[Tensor, dict[str, Tensor]]:
         """What meta-training minimises, and what it logs: here the MAML loss alone."""
-        loss = self.maml().meta_loss(params, lrs, batch, self.config["vectorize"])
+        loss = self.maml().meta_loss(params, lrs, batch, self.config.vectorize)
         return loss, {"loss_ml": loss.detach()}
 
     def meta_gradient(
         self, batch: Mapping[str, Tensor]
     ) -> tuple[Params, Params | None, dict[str, Tensor]]:
-        """Gradients of :meth:`objective` w.r.t. θ (and α when learned) and the logged values.
+        """Gradients of :meth:`objective` w.r.t. θ (and the raw rates when learned) and the
+        logged values.
 
         The inner steps are ``torch.func`` transforms; the outer gradient is plain autograd
         through them (faster on CPU than an outer ``torch.func.grad``, same numbers).
         """
         params, lrs = self.params(detach=False), self.inner_lrs(detach=False)
         loss, logs = self.objective(params, lrs, batch)
-        learned = self.config["learn_inner_lr"]
-        leaves = list(params.values()) + (list(lrs.values()) if learned else [])
+        learned = self.config.learn_inner_lr
+        raws = dict(self._trained().raw_inner_lr.items()) if learned else {}
+        leaves = list(params.values()) + list(raws.values())
         grads = torch.autograd.grad(loss, leaves, allow_unused=True, materialize_grads=True)
         g_params = dict(zip(params, grads[: len(params)]))
-        g_lrs = dict(zip(lrs, grads[len(params) :])) if learned else None
-        return g_params, g_lrs, logs
+        g_raws = dict(zip(raws, grads[len(params) :])) if learned else None
+        return g_params, g_raws, logs
 
     def meta_train(self, demos: Mapping[str, Sequence[Any]], seed: int) -> None:
         c = self.config
@@ -188,41 +267,55 @@ class MAMLBCAgent(TorchAgent):
         tasks = load_tasks(demos)
         self.net = self.build()
         self.net.policy.norm.set_stats(pooled_obs(tasks))
-        optimiser = torch.optim.Adam(self.net.parameters(), lr=c["meta_lr"])
-        named = dict(self.net.policy.named_parameters())
-        bar = tqdm(range(c["meta_iterations"]), desc=self.config_name, disable=not c["progress"])
+        optimiser = torch.optim.Adam(self.net.parameters(), lr=c.meta_lr)
+        bar = tqdm(range(c.meta_iterations), desc=type(self).__name__, disable=not c.progress)
         for it in bar:
-            g_params, g_lrs, logs = self.meta_gradient(self.sample_batch(rng, tasks))
-            for k, g in g_params.items():
-                named[k].grad = g
-            if g_lrs is not None:
-                for k, g in g_lrs.items():
-                    self.net.inner_lr[_key(k)].grad = g
-            nn.utils.clip_grad_norm_(self.net.parameters(), c["grad_clip"])
-            optimiser.step()
-            optimiser.zero_grad(set_to_none=True)
-            if it % c["log_every"] == 0 or it == c["meta_iterations"] - 1:
+            logs = self.meta_step(optimiser, self.sample_batch(rng, tasks))
+            if it % c.log_every == 0 or it == c.meta_iterations - 1:
                 self.log_row(iteration=it, **{k: v.item() for k, v in logs.items()})
                 bar.set_postfix({k: f"{v.item():.3f}" for k, v in logs.items()})
+
+    def meta_step(
+        self, optimiser: torch.optim.Optimizer, batch: Mapping[str, Tensor]
+    ) -> dict[str, Tensor]:
+        """One outer step: meta-gradient, clipped, then ``optimiser.step()``; returns the logs."""
+        net = self._trained()
+        g_params, g_raws, logs = self.meta_gradient(batch)
+        named = dict(net.policy.named_parameters())
+        for k, g in g_params.items():
+            named[k].grad = g
+        for k, g in (g_raws or {}).items():
+            net.raw_inner_lr[k].grad = g
+        nn.utils.clip_grad_norm_(net.parameters(), self.config.grad_clip)
+        optimiser.step()
+        optimiser.zero_grad(set_to_none=True)
+        return logs
 
     # --- test time ------------------------------------------------------------------------
 
     def adapt(self, demos: Sequence[Any]) -> Policy:
-        """``test_inner_steps`` (default: ``inner_steps``) on all pairs of the K demonstrations,
-        applied to a copy: the meta-trained parameters are never modified."""
+        """Adapt a copy (the meta-trained parameters are never modified) on the K demos, by the
+        inner loop or by BC's fine-tune (``config.adaptation``); K=0: the meta-trained policy."""
         policy = frozen_copy(self._trained().policy)
-        if demos:
+
+        def mean_fn(obs: Tensor) -> Tensor:
+            return policy(obs)[0]
+
+        if self.config.adaptation == "finetune":
+            stats = finetune(policy, demos, self.config, mean_fn)
+            return MeanActionPolicy(mean_fn, stats)
+        stats = adapt_stats()
+        if demos and self.config.inner_steps:
             obs, acts = as_tensors(demos)
-            steps = self.config["test_inner_steps"]
-            maml = self.maml()
-            adapted = maml.adapt(
-                self.params(), self.inner_lrs(), obs, acts,
-                steps=self.config["inner_steps"] if steps is None else steps, first_order=True,
-            )  # fmt: skip
+            steps = self.config.inner_steps
+            adapted = self.maml().adapt(
+                self.params(), self.inner_lrs(), obs, acts, steps=steps, first_order=True
+            )
             with torch.no_grad():
                 for k, p in policy.named_parameters():
                     p.copy_(adapted[k])
-        return MeanActionPolicy(lambda x: policy(x)[0])
+            stats = adapt_stats(steps, steps, steps * len(obs))
+        return MeanActionPolicy(mean_fn, stats)
 
 
 def _key(param_name: str) -> str:

@@ -19,6 +19,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from baselines import base
+
 LOG_2PI = math.log(2 * math.pi)
 NORM_CLIP = 10.0
 """Normalised observations are clipped to this magnitude (as SB3's VecNormalize does)."""
@@ -120,11 +122,15 @@ class MeanActionPolicy:
     """The benchmark's ``Policy``: raw observations ``(n, obs_dim)`` -> actions ``(n, act_dim)``.
 
     ``mean_fn`` maps a float32 observation tensor to mean actions; the result is clipped to
-    [-1, 1] and returned as float64.
+    [-1, 1] and returned as float64. ``adapt_stats`` is what adaptation spent to make it
+    (:func:`baselines.base.adapt_stats`; all zeros when nothing was fitted).
     """
 
-    def __init__(self, mean_fn: Callable[[Tensor], Tensor]) -> None:
+    def __init__(
+        self, mean_fn: Callable[[Tensor], Tensor], adapt_stats: dict[str, int] | None = None
+    ) -> None:
         self.mean_fn = mean_fn
+        self.adapt_stats = dict(adapt_stats or base.adapt_stats())
 
     def act(self, obs: np.ndarray) -> np.ndarray:
         x = torch.as_tensor(np.asarray(obs, dtype=np.float32))

@@ -9,24 +9,46 @@ beat; with the tuned 256-256 network it is a high one (docs/baselines.md).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, ClassVar, Literal
 
 from torch import nn
 
-from baselines.base import TorchAgent
+from baselines.base import TorchAgent, adapt_stats
 from baselines.batches import pairs
 from baselines.bc import fit_mean_action, make_policy, mean_action, normalizer
+from baselines.config import AgentConfig
 from metail_envs.benchmark import Policy
+
+
+@dataclasses.dataclass(frozen=True)
+class SingleTaskBCConfig(AgentConfig):
+    """The network and the fit on the K demos: ``n_batches`` Adam batches of ``batch_size``."""
+
+    file: ClassVar[str] = "single_task_bc"
+    hidden: tuple[int, ...]
+    activation: Literal["tanh", "relu", "elu"]
+    batch_size: int
+    lr: float
+    n_batches: int
+
+    def check(self) -> None:
+        super().check()
+        self.require_positive("batch_size", "lr")
+        self.require("n_batches", self.n_batches >= 0, ">= 0")
+        self.require("hidden", all(h > 0 for h in self.hidden), "positive layer widths")
 
 
 class SingleTaskBCAgent(TorchAgent):
     """BC trained from scratch on each task's K demonstrations."""
 
-    config_name = "single_task_bc"
+    config_cls = SingleTaskBCConfig
+    config: SingleTaskBCConfig
+    adaptation_budget = "fit from scratch: n_batches Adam batches of batch_size on the K demos"
 
     def build(self) -> nn.Module:
-        return make_policy(self.config["hidden"], self.config["activation"])
+        return make_policy(self.config.hidden, self.config.activation)
 
     def meta_train(self, demos: Mapping[str, Sequence[Any]], seed: int) -> None:
         self.net = self.build()  # only so that save/load have something to write; never used
@@ -35,10 +57,11 @@ class SingleTaskBCAgent(TorchAgent):
         """The runner seeds torch's global generator from (seed, task, K) before this call."""
         c = self.config
         policy = self.build()
+        stats = adapt_stats()
         if demos:
             normalizer(policy).set_stats(pairs(demos)[0])
-            fit_mean_action(
-                policy, demos, n_batches=c["n_batches"], batch_size=c["batch_size"], lr=c["lr"]
+            stats = fit_mean_action(
+                policy, demos, n_batches=c.n_batches, batch_size=c.batch_size, lr=c.lr
             )
         policy.requires_grad_(False)
-        return mean_action(policy)
+        return mean_action(policy, stats)

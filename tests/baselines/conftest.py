@@ -94,11 +94,14 @@ def tiny_data_dir(demo_dir, suite, tmp_path_factory) -> Path:
     ``metail_envs.data`` checks; references are placeholders (expert 100, random 0)."""
     import shutil
 
+    from metail_envs import data
     from metail_envs.data import sha256_path, task_key
 
     root = tmp_path_factory.mktemp("expert_data")
     used = {t.id for t in [*suite.train[:N_TRAIN], suite.test[0]]}
     manifest = {"suite": suite.name, "suite_sha256": suite.sha256, "tasks": {}}
+    if hasattr(data, "DATA_FORMAT"):  # manifests carry their data format (2 and later)
+        manifest["format"] = data.DATA_FORMAT
     for task in suite.tasks:
         source = task if task.id in used else suite.nominal
         rel = f"demos/{task_key(source.id)}"

@@ -1,22 +1,39 @@
 """Every baseline through the Agent interface on tiny real data: meta-train, adapt, act, save,
-load; adaptation never touches the meta-trained parameters; K=0 is the meta-trained policy."""
+load; adaptation never touches the meta-trained parameters; K=0 is the meta-trained policy;
+every adapted policy reports its budget; typed configs refuse what they do not know."""
 
 from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from baselines.base import load_config
+from baselines.base import ADAPT_STAT_KEYS
 from baselines.bc import BCAgent
 from baselines.conditioned import ConditionedAgent
-from baselines.joint import JointAgent
-from baselines.maml_bc import MAMLBCAgent
+from baselines.joint import JointAgent, JointConfig
+from baselines.maml_bc import MAMLBCAgent, MAMLBCConfig
 from baselines.single_task_bc import SingleTaskBCAgent
 from metail_envs.benchmark import Agent, resolve_agent
 
 AGENTS = [BCAgent, MAMLBCAgent, JointAgent, ConditionedAgent, SingleTaskBCAgent]
 META_TRAINED = [BCAgent, MAMLBCAgent, JointAgent, ConditionedAgent]
+CHECKPOINTS = Path(__file__).resolve().parents[2] / "results" / "checkpoints"
+SHORT_NAMES = {
+    BCAgent: "bc",
+    MAMLBCAgent: "maml_bc",
+    JointAgent: "joint",
+    ConditionedAgent: "conditioned",
+    SingleTaskBCAgent: "single_task_bc",
+}
+
+
+def _id(cls: type) -> str:
+    return SHORT_NAMES[cls]
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +60,7 @@ def _actions(agent, demos, obs, seed: int = 0) -> np.ndarray:
     return agent.adapt(demos).act(obs)
 
 
-@pytest.mark.parametrize("cls", AGENTS, ids=lambda c: c.config_name)
+@pytest.mark.parametrize("cls", AGENTS, ids=_id)
 @pytest.mark.parametrize("k", [0, 1, 3])
 def test_meta_train_adapt_act(trained, cls, k, test_demos, obs):
     agent = trained[cls]
@@ -57,7 +74,7 @@ def test_meta_train_adapt_act(trained, cls, k, test_demos, obs):
     np.testing.assert_allclose(_actions(agent, test_demos[:k], obs[:1]), a[:1], atol=1e-6)
 
 
-@pytest.mark.parametrize("cls", META_TRAINED, ids=lambda c: c.config_name)
+@pytest.mark.parametrize("cls", META_TRAINED, ids=_id)
 def test_adapt_leaves_meta_trained_parameters_unchanged(trained, cls, test_demos, obs):
     agent = trained[cls]
     before = _state(agent)
@@ -71,11 +88,13 @@ def test_adapt_leaves_meta_trained_parameters_unchanged(trained, cls, test_demos
     assert not np.allclose(adapted, k0), "adapting on 3 demos changed nothing"
 
 
-@pytest.mark.parametrize("cls", AGENTS, ids=lambda c: c.config_name)
+@pytest.mark.parametrize("cls", AGENTS, ids=_id)
 def test_save_load_round_trip(trained, cls, tmp_path, test_demos, obs):
     agent = trained[cls]
     agent.save(tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["agent.json", "model.pt"]
+    assert "agent.pkl" not in {p.name for p in tmp_path.iterdir()}
+    torch.load(tmp_path / "model.pt", weights_only=True)  # tensors only, no pickled objects
     loaded = cls.load(tmp_path)
     assert loaded.config == agent.config and loaded.log == agent.log
     for k in (0, 2):
@@ -90,7 +109,7 @@ def test_load_refuses_another_agents_checkpoint(trained, tmp_path):
         JointAgent.load(tmp_path)
 
 
-@pytest.mark.parametrize("cls", META_TRAINED, ids=lambda c: c.config_name)
+@pytest.mark.parametrize("cls", META_TRAINED, ids=_id)
 def test_same_seed_same_agent(trained, cls, train_demos, obs):
     again = cls(config="small")
     again.meta_train(train_demos, seed=0)
@@ -121,19 +140,107 @@ def test_entry_point_targets_resolve():
         assert resolve_agent(f"{cls.__module__}:{cls.__qualname__}") is cls
 
 
+@pytest.mark.parametrize("cls", AGENTS, ids=_id)
+def test_every_adapted_policy_reports_its_budget(trained, cls, test_demos):
+    assert isinstance(cls.adaptation_budget, str) and cls.adaptation_budget
+    zero = trained[cls].adapt([]).adapt_stats
+    assert zero == dict.fromkeys(ADAPT_STAT_KEYS, 0)
+    stats = trained[cls].adapt(test_demos[:2]).adapt_stats
+    assert set(stats) <= set(ADAPT_STAT_KEYS) and all(type(v) is int for v in stats.values())
+    n_pairs = sum(len(t.acts) for t in test_demos[:2])
+    c = trained[cls].config
+    if cls is BCAgent:  # the small configs' budgets, written out
+        expected = (c.adapt_batches, c.adapt_batches, c.adapt_batches * c.adapt_batch_size)
+    elif cls is SingleTaskBCAgent:
+        expected = (c.n_batches, c.n_batches, c.n_batches * c.batch_size)
+    elif cls in (MAMLBCAgent, JointAgent):
+        expected = (c.inner_steps, c.inner_steps, c.inner_steps * n_pairs)
+    else:
+        expected = (0, 1, n_pairs)
+    assert (stats["gradient_steps"], stats["forward_passes"], stats["examples"]) == expected
+
+
 def test_config_overrides_and_refusals():
-    agent = MAMLBCAgent(config="small", inner_steps=3)
-    assert agent.config["inner_steps"] == 3
-    assert agent.config["hidden"] == load_config("maml_bc", "small")["hidden"]
-    with pytest.raises(ValueError, match="unknown hyperparameters.*inner_stpes"):
+    agent = MAMLBCAgent(config="small", inner_steps=2)
+    assert agent.config.inner_steps == 2
+    assert agent.config.hidden == MAMLBCConfig.named("small").hidden == (16, 16)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        agent.config.inner_steps = 3
+    with pytest.raises(
+        ValueError, match=r"unknown hyperparameter 'inner_stpes'.*accepted.*inner_steps"
+    ):
         MAMLBCAgent(inner_stpes=3)
     with pytest.raises(ValueError, match="accepted.*small"):
         MAMLBCAgent(config="huge")
+    with pytest.raises(ValueError, match="adaptation='inner'.*accepted.*finetune"):
+        JointAgent(adaptation="inner")
+    with pytest.raises(TypeError, match="inner_steps=2.5 must be of type int"):
+        MAMLBCAgent(inner_steps=2.5)
+    with pytest.raises(ValueError, match="inner_lr=0.2.*max_inner_lr"):
+        MAMLBCAgent(inner_lr=0.2, max_inner_lr=0.1)
+    with pytest.raises(ValueError, match="unknown hyperparameter 'ml_weight'"):
+        MAMLBCAgent(ml_weight=1.0)  # joint's field, not MAML-BC's
     with pytest.raises(RuntimeError, match="meta_train first"):
         MAMLBCAgent(config="small").adapt([])
 
 
-def test_configs_use_the_same_keys_in_every_named_config():
-    for name in ("bc", "maml_bc", "joint", "conditioned", "single_task_bc"):
-        default = load_config(name)
-        assert set(load_config(name, "small")) == set(default)
+def test_a_config_object_builds_the_same_agent():
+    config = JointConfig.named("small", ml_weight=0.25)
+    assert JointAgent(config=config).config == config == JointAgent("small", ml_weight=0.25).config
+    with pytest.raises(TypeError, match="not a JointConfig"):
+        JointAgent(config=MAMLBCConfig.named("small"))
+
+
+@pytest.mark.parametrize("cls", AGENTS, ids=_id)
+def test_every_named_config_resolves_to_every_field(cls):
+    names = {n for p in cls.config_cls.files() for n in json.loads(p.read_text())}
+    for name in names:
+        config = cls.config_cls.named(name)
+        assert config.to_json().keys() == {f.name for f in dataclasses.fields(config)}
+
+
+def test_joint_config_extends_maml_bc_without_repeating_it():
+    assert issubclass(JointConfig, MAMLBCConfig)
+    own = json.loads((JointConfig.files()[-1]).read_text())
+    parent = MAMLBCConfig.resolve("default")
+    for name, values in own.items():
+        repeated = {k for k, v in values.items() if parent.get(k, object()) == v}
+        assert not repeated, f"joint.json[{name!r}] repeats maml_bc's {sorted(repeated)}"
+    joint, maml = JointConfig.named("small"), MAMLBCConfig.named("small")
+    assert {k: v for k, v in joint.to_json().items() if k in maml.to_json()} == maml.to_json()
+
+
+def test_old_checkpoint_versions_are_refused_clearly(trained, tmp_path):
+    trained[MAMLBCAgent].save(tmp_path)
+    meta = json.loads((tmp_path / "agent.json").read_text())
+    del meta["version"]  # as written before bounded Meta-SGD rates
+    (tmp_path / "agent.json").write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match="version-1 checkpoint of MAMLBCAgent.*meta-train"):
+        MAMLBCAgent.load(tmp_path)
+
+
+@pytest.mark.parametrize("cls", AGENTS, ids=_id)
+def test_shipped_checkpoints_load_or_are_refused_clearly(cls, obs):
+    """Every shipped checkpoint is tensors and JSON only; one of the agent's current version
+    loads and adapts, an older one (MAML-BC and joint before bounded Meta-SGD rates) is refused
+    with a ValueError that says to meta-train again."""
+    paths = sorted((CHECKPOINTS / _id(cls)).glob("seed_*"))
+    assert paths, f"no shipped checkpoints under {CHECKPOINTS / _id(cls)}"
+    for path in paths:
+        torch.load(path / "model.pt", weights_only=True)
+        version = json.loads((path / "agent.json").read_text()).get("version", 1)
+        if version == cls.checkpoint_version:
+            policy = cls.load(path).adapt([])  # K=0: cheap; K>0 is tested on the tiny agents
+            assert np.all(np.isfinite(policy.act(obs))) and "adapt_stats" in vars(policy)
+        else:
+            with pytest.raises(ValueError, match="meta-train the agent again"):
+                cls.load(path)
+
+
+def test_a_checkpoint_whose_weights_do_not_fit_is_refused_clearly(trained, tmp_path):
+    trained[JointAgent].save(tmp_path)
+    meta = json.loads((tmp_path / "agent.json").read_text())
+    meta["config"]["hidden"] = [7]
+    (tmp_path / "agent.json").write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match="model.pt does not match JointAgent"):
+        JointAgent.load(tmp_path)

@@ -20,7 +20,7 @@ def test_actions_depend_on_the_demos(train_demos, test_demos):
     # the embedding is a mean over pairs: the order of the demos does not matter
     z = agent.embedding(test_demos[:2])
     torch.testing.assert_close(agent.embedding(test_demos[:2][::-1]), z)
-    assert z.shape == (agent.config["embed_dim"],)
+    assert z.shape == (agent.config.embed_dim,)
 
 
 def test_no_context_embedding_is_learned(train_demos):

@@ -1,9 +1,12 @@
-"""MAML-BC's functional core against hand computations on small networks."""
+"""MAML-BC's functional core against hand computations on small networks; the agent's bounded
+Meta-SGD rates, its test-time inner loop and fine-tune modes; the joint objective."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
+import numpy as np
 import pytest
 import torch
 from torch.func import grad
@@ -91,7 +94,9 @@ def _meta_grad(maml, params, lrs, batch, vectorize=True):
 
 
 def _max_diff(a, b) -> float:
-    return max((a[k] - b[k]).abs().max().item() for k in a)
+    """The largest difference between two parameter dicts, relative to the values' scale
+    (gradients here reach tens; float32 sums in another order differ in the 6th digit)."""
+    return max(((a[k] - b[k]).abs() / (1.0 + b[k].abs())).max().item() for k in a)
 
 
 def test_vmap_over_tasks_equals_the_loop():
@@ -157,10 +162,14 @@ def test_first_and_second_order_differ_when_they_should(steps):
     assert _max_diff(_meta_grad(so0, params, lrs, batch), _meta_grad(fo0, params, lrs, batch)) == 0
 
 
-def test_agent_adapt_is_the_inner_steps_on_the_k_demos(train_demos, test_demos):
+@pytest.mark.parametrize("cls", [MAMLBCAgent, JointAgent], ids=["maml_bc", "joint"])
+def test_agent_adapt_is_the_inner_steps_on_the_k_demos(cls, train_demos, test_demos):
+    """K>0 evaluates the adapted parameters: the inner steps, by hand, from θ."""
+    from torch.func import functional_call
+
     from baselines.batches import as_tensors
 
-    agent = MAMLBCAgent(config="small", inner_steps=2, inner_lr=0.05, learn_inner_lr=False)
+    agent = cls(config="small", inner_steps=2, inner_lr=0.05, learn_inner_lr=False)
     agent.meta_train(train_demos, seed=0)
     obs, acts = as_tensors(test_demos[:2])
     params = agent.params()
@@ -171,24 +180,114 @@ def test_agent_adapt_is_the_inner_steps_on_the_k_demos(train_demos, test_demos):
             loss, list(leaves.values()), allow_unused=True, materialize_grads=True
         )  # with the squared-error loss, log_std has no gradient
         params = {k: (p - 0.05 * g).detach() for (k, p), g in zip(leaves.items(), gs)}
-    from torch.func import functional_call
-
     mean, _ = functional_call(agent.net.policy, params, (obs,))
     actions = agent.adapt(test_demos[:2]).act(obs.numpy())
     torch.testing.assert_close(torch.as_tensor(actions).float(), mean.clamp(-1, 1))
 
 
+@pytest.mark.parametrize("steps", [1, 3])
+def test_inner_steps_at_test_equal_the_declared_count(steps, train_demos, test_demos):
+    """The policy network runs once per inner step while adapting, as in meta-training."""
+    agent = MAMLBCAgent(config="small", inner_steps=steps)
+    agent.meta_train(train_demos, seed=0)
+    calls = []
+    handle = agent.net.policy.register_forward_hook(lambda *_: calls.append(1))
+    try:
+        policy = agent.adapt(test_demos[:2])
+    finally:
+        handle.remove()
+    assert len(calls) == steps == agent.config.inner_steps == agent.maml().inner_steps
+    assert policy.adapt_stats["gradient_steps"] == steps
+
+
+def test_meta_sgd_rates_stay_positive_and_bounded_when_pushed_down(train_demos):
+    """Outer steps that push every rate down (or up) cannot make one negative (gradient ascent)
+    nor larger than max_inner_lr: rates are max_inner_lr * sigmoid(raw)."""
+    agent = MAMLBCAgent(config="small", inner_lr=0.01, max_inner_lr=0.05)
+    for sign in (1.0, -1.0):  # minimise the rates' sum (down hard), or maximise it
+        agent.net = agent.build()
+        start = torch.cat([r.flatten() for r in agent.inner_lrs().values()])
+        optimiser = torch.optim.SGD(agent.net.parameters(), lr=1e4)
+        for _ in range(20):
+            pushed = sign * sum(r.sum() for r in agent.inner_lrs(detach=False).values())
+            optimiser.zero_grad()
+            pushed.backward()
+            optimiser.step()
+        rates = torch.cat([r.flatten() for r in agent.inner_lrs().values()])
+        assert torch.isfinite(rates).all()
+        assert (rates >= 0).all() and (rates <= 0.05).all()
+        assert ((rates < start / 100) if sign > 0 else (rates > 0.049)).all()  # they did move
+    # and through real meta-gradient steps, with a huge outer rate on the rates alone
+    from baselines.batches import load_tasks
+
+    agent.meta_train(train_demos, seed=0)
+    start = torch.cat([r.flatten() for r in agent.inner_lrs().values()])
+    optimiser = torch.optim.Adam(agent.net.raw_inner_lr.parameters(), lr=5.0)
+    rng, tasks = np.random.default_rng(0), load_tasks(train_demos)
+    for _ in range(10):
+        agent.meta_step(optimiser, agent.sample_batch(rng, tasks))
+    rates = torch.cat([r.flatten() for r in agent.inner_lrs().values()])
+    assert (rates >= 0).all() and (rates <= agent.config.max_inner_lr).all()
+    assert (rates - start).abs().max() > 0.01
+
+
+def test_finetune_mode_is_bc_finetune_from_the_same_meta_training(train_demos, test_demos):
+    from baselines.bc import finetune
+
+    inner = MAMLBCAgent(config="small", adaptation="inner_loop")
+    tuned = MAMLBCAgent(config="small", adaptation="finetune", adapt_batches=7)
+    inner.meta_train(train_demos, seed=0)
+    tuned.meta_train(train_demos, seed=0)
+    for k, v in inner.net.state_dict().items():  # meta-training ignores the adaptation mode
+        torch.testing.assert_close(tuned.net.state_dict()[k], v, rtol=0, atol=0)
+    assert inner.log == tuned.log
+
+    obs = np.concatenate([t.obs for t in test_demos]).astype(np.float64)
+    torch.manual_seed(3)
+    policy = tuned.adapt(test_demos[:2])
+    c = tuned.config
+    n_pairs = sum(len(t.acts) for t in test_demos[:2])
+    assert policy.adapt_stats == {
+        "gradient_steps": 7, "forward_passes": 7, "examples": 7 * min(c.adapt_batch_size, n_pairs)
+    }  # fmt: skip
+    # the same fine-tune by hand: BC's trainer on a copy of the meta-learned policy
+    import copy
+
+    by_hand = copy.deepcopy(inner.net.policy)
+    torch.manual_seed(3)
+    finetune(by_hand, test_demos[:2], c, lambda x: by_hand(x)[0])
+    with torch.no_grad():
+        expected = by_hand(torch.as_tensor(obs, dtype=torch.float32))[0].clamp(-1, 1)
+    torch.testing.assert_close(torch.as_tensor(policy.act(obs)).float(), expected)
+    assert not np.allclose(policy.act(obs), inner.adapt(test_demos[:2]).act(obs))
+    np.testing.assert_array_equal(tuned.adapt([]).act(obs), inner.adapt([]).act(obs))
+
+
+def test_a_checkpoint_loads_in_either_adaptation_mode(train_demos, test_demos, tmp_path):
+    agent = JointAgent(config="small")
+    agent.meta_train(train_demos, seed=0)
+    agent.save(tmp_path)
+    loaded = JointAgent.load(tmp_path, adaptation="finetune", adapt_batches=5)
+    assert loaded.config == dataclasses.replace(
+        agent.config, adaptation="finetune", adapt_batches=5
+    )
+    assert loaded.adapt(test_demos[:1]).adapt_stats["gradient_steps"] == 5
+    with pytest.raises(ValueError, match=r"would change what was meta-trained.*adaptation"):
+        JointAgent.load(tmp_path, inner_steps=5)
+
+
 def test_meta_sgd_learns_its_rates(train_demos):
     agent = MAMLBCAgent(config="small", learn_inner_lr=True, inner_lr=0.01)
+    agent.net = agent.build()
+    initial = torch.cat([p.flatten() for p in agent.inner_lrs().values()])
+    torch.testing.assert_close(initial, torch.full_like(initial, 0.01))
     agent.meta_train(train_demos, seed=0)
-    rates = torch.cat([p.flatten() for p in agent.net.inner_lr.values()])
+    rates = torch.cat([p.flatten() for p in agent.inner_lrs().values()])
     assert len(rates) == sum(p.numel() for p in agent.net.policy.parameters())
-    assert (rates != 0.01).any()
+    assert (rates - 0.01).abs().max() > 1e-5  # 5 Adam steps of 1e-3 on raw: d rate ≈ 4e-5
 
 
 def test_joint_objective_is_il_plus_weighted_ml(train_demos):
-    import numpy as np
-
     from baselines.batches import load_tasks
 
     agent = JointAgent(config="small", ml_weight=0.5)
@@ -202,24 +301,46 @@ def test_joint_objective_is_il_plus_weighted_ml(train_demos):
     torch.testing.assert_close(loss, il + 0.5 * ml)
     torch.testing.assert_close(logs["loss_il"], il)
     torch.testing.assert_close(logs["loss_ml"], ml)
-    # with λ = 0 the meta-gradient is the pooled BC gradient alone
-    agent.config["ml_weight"] = 0.0
-    g, _, _ = agent.meta_gradient(batch)
+    # with λ = 0 the meta-gradient is the pooled BC gradient alone, and the rates get none
+    agent.config = dataclasses.replace(agent.config, ml_weight=0.0)
+    g, g_rates, _ = agent.meta_gradient(batch)
     expected = grad(maml.loss)(agent.params(), batch["p_obs"], batch["p_acts"])
     assert _max_diff(g, expected) < 1e-6
+    assert all((r == 0).all() for r in g_rates.values())
+
+
+def test_joint_meta_loss_honours_vectorize(train_demos, monkeypatch):
+    from baselines.batches import load_tasks
+    from baselines.maml_bc import MAML
+
+    agent = JointAgent(config="small")
+    agent.meta_train(train_demos, seed=0)
+    batch = agent.sample_batch(np.random.default_rng(0), load_tasks(train_demos))
+    calls, original = [], MAML.meta_loss
+
+    def spy(self, params, lrs, batch, vectorize=True):
+        calls.append(vectorize)
+        return original(self, params, lrs, batch, vectorize)
+
+    monkeypatch.setattr(MAML, "meta_loss", spy)
+    loss_v, _ = agent.objective(agent.params(), agent.inner_lrs(), batch)
+    agent.config = dataclasses.replace(agent.config, vectorize=False)
+    loss_l, _ = agent.objective(agent.params(), agent.inner_lrs(), batch)
+    assert calls == [True, False]
+    torch.testing.assert_close(loss_v, loss_l)
 
 
 def test_agent_meta_gradient_equals_the_functional_one(train_demos):
     """The agent's outer gradient (autograd through the torch.func inner steps) is the
     functional ``grad`` of the meta-loss, in both modes; first order detaches the inner grads."""
-    import numpy as np
-
     from baselines.batches import load_tasks
 
     tasks = load_tasks(train_demos)
     grads = {}
     for first_order in (False, True):
-        agent = MAMLBCAgent(config="small", first_order=first_order, inner_steps=2, inner_lr=0.1)
+        agent = MAMLBCAgent(
+            config="small", first_order=first_order, inner_steps=2, inner_lr=0.1, max_inner_lr=0.2
+        )
         agent.meta_train(train_demos, seed=0)
         batch = agent.sample_batch(np.random.default_rng(0), tasks)
         g, _, _ = agent.meta_gradient(batch)

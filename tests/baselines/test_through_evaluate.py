@@ -25,13 +25,16 @@ def test_every_baseline_through_evaluate(tiny_data_dir, suite, tmp_path):
         adapt_cap_s=30.0, act_cap_s=5.0, meta_train_cap_s=60.0,
     )  # fmt: skip
     agents = [AgentSpec(spec, {"config": "small"}, name) for name, spec in SPECS.items()]
+    agents.append(  # the meta-learners' second adaptation mode, as `--agent-kwargs` gives it
+        AgentSpec(SPECS["maml_bc"], {"config": "small", "adaptation": "finetune"}, "maml_bc_ft")
+    )
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", "1 seeds is below")
         paths = evaluate(
             agents, out=tmp_path, seeds=[0], config=config, workers=1,
             data_dir=tiny_data_dir, progress=False,
         )  # fmt: skip
-    assert len(paths) == len(SPECS)
+    assert len(paths) == len(agents)
     for path in paths:
         doc = json.loads(path.read_text())
         assert doc["meta_train"]["status"] == "ok", doc["meta_train"]["error"]
