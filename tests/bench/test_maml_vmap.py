@@ -41,7 +41,7 @@ def test_meta_iteration(benchmark, record, sizes, first_order, vectorize):
     torch.manual_seed(0)
     agent = MAMLBCAgent(first_order=first_order, vectorize=vectorize, **sizes)
     agent.net = agent.build()
-    tasks = _synthetic_tasks(agent.config["meta_batch"])
+    tasks = _synthetic_tasks(agent.config.meta_batch)
     agent.net.policy.norm.set_stats(np.concatenate([t.obs for t in tasks]))
     batch = agent.sample_batch(np.random.default_rng(0), tasks)
     optimiser = torch.optim.Adam(agent.net.parameters(), lr=1e-6)
@@ -58,8 +58,8 @@ def test_meta_iteration(benchmark, record, sizes, first_order, vectorize):
     c = agent.config
     group = (
         f"MAML-BC meta-iteration, {'first' if first_order else 'second'} order "
-        f"({c['meta_batch']} tasks x {c['support_size']}+{c['query_size']} pairs, "
-        f"MLP {c['hidden']}, {c['inner_steps']} inner step(s), "
-        f"{'Meta-SGD rates' if c['learn_inner_lr'] else 'fixed inner rate'}, 1 thread)"
+        f"({c.meta_batch} tasks x {c.support_size}+{c.query_size} pairs, "
+        f"MLP {list(c.hidden)}, {c.inner_steps} inner step(s), "
+        f"{'Meta-SGD rates' if c.learn_inner_lr else 'fixed inner rate'}, 1 thread)"
     )
     record(benchmark, group, "candidate" if vectorize else "reference")
