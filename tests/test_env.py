@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 from envtools import make, rollout
 from gymnasium.utils.env_checker import check_env
-from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
 from metail_envs import ENV_ID
 
@@ -44,6 +43,8 @@ def test_registered_with_hopper_v4_episode_length():
     ],
 )
 def test_gymnasium_and_sb3_env_checkers(kwargs):
+    from stable_baselines3.common.env_checker import check_env as sb3_check_env  # [benchmark]
+
     env = make(**kwargs).unwrapped
     with warnings.catch_warnings():
         warnings.filterwarnings(
