@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -132,13 +133,45 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+EXTRAS = {
+    "torch": "benchmark",
+    "stable_baselines3": "benchmark",
+    "imitation": "benchmark",
+    "datasets": "benchmark",
+    "scipy": "benchmark",
+    "tqdm": "benchmark",
+    "matplotlib": "benchmark",
+    "imageio": "benchmark",
+    "minari": "experts",
+    "ray": "ray",
+}
+"""The extra of ``pyproject.toml`` that installs each optional module a command may need."""
+
+
+def missing_extra_hint(e: ImportError) -> str:
+    """``pip install "metail[EXTRA]"`` for a module of an extra that is not installed, else ""."""
+    extra = EXTRAS.get((e.name or "").split(".")[0])
+    return f' (this command needs: pip install "metail[{extra}]")' if extra else ""
+
+
+def _format_warning(message, category, filename, lineno, line=None) -> str:  # noqa: ANN001
+    """A warning as one line, ``metail: warning: ...``, without the source line that raised it."""
+    return f"metail: warning: {message}\n"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    fmt, warnings.formatwarning = warnings.formatwarning, _format_warning
     try:
         return int(args.run(args) or 0)
     except (ValueError, TypeError, KeyError, FileExistsError, FileNotFoundError) as e:
         print(f"metail {args.command}: error: {e}", file=sys.stderr)
         return 2
+    except ImportError as e:
+        print(f"metail {args.command}: error: {e}{missing_extra_hint(e)}", file=sys.stderr)
+        return 2
+    finally:
+        warnings.formatwarning = fmt
 
 
 if __name__ == "__main__":

@@ -12,8 +12,11 @@ from metail_envs.executors import add_executor_arguments
 from metail_envs.tasks import DEFAULT_SUITE
 
 TRAIN_HELP = "train PPO experts: one task, a task distribution, or every task of a suite (--all)"
-DEMOS_HELP = "generate more demonstrations of a task into the user cache"
-MINARI_HELP = "export a task's demonstrations to a Minari dataset"
+DEMOS_HELP = (
+    "generate more demonstrations of a task into the user cache ($METAIL_CACHE_DIR or "
+    "~/.cache/metail); load them with metail_envs.data.load_cached_demos(task, n)"
+)
+MINARI_HELP = "export a task's demonstrations to a Minari dataset (needs metail[experts])"
 
 
 def train_arguments(p: argparse.ArgumentParser) -> None:
@@ -105,9 +108,22 @@ def run_demos(a: argparse.Namespace) -> int:
     from baselines.experts.demos import generate_cached
     from metail_envs.data import CACHE_SEED
 
-    path = generate_cached(a.task, a.n, CACHE_SEED if a.seed is None else a.seed, a.data_dir)
-    print(path)
+    seed = CACHE_SEED if a.seed is None else a.seed
+    path = generate_cached(a.task, a.n, seed, a.data_dir)
+    print(f"wrote {a.n} demonstration{'s' * (a.n != 1)} of {a.task} to {path}")
+    print(f"load them with: {load_call(a.task, a.n, a.seed, a.data_dir)}")
     return 0
+
+
+def load_call(task: str, n: int, seed: int | None, data_dir: Path | None) -> str:
+    """The Python call that loads what ``generate-demos`` wrote (the cache is found again through
+    ``METAIL_CACHE_DIR`` or ``~/.cache/metail``, as it was when writing)."""
+    args = [repr(task), f"n={n}"]
+    if seed is not None:
+        args.append(f"start_seed={seed}")
+    if data_dir is not None:
+        args.append(f"data_dir={str(data_dir)!r}")
+    return f"metail_envs.data.load_cached_demos({', '.join(args)})"
 
 
 def minari_arguments(p: argparse.ArgumentParser) -> None:
@@ -120,7 +136,11 @@ def minari_arguments(p: argparse.ArgumentParser) -> None:
 def run_minari(a: argparse.Namespace) -> int:
     from baselines.experts.minari_export import export_minari
 
-    print(export_minari(a.task, a.dataset_id, a.data_dir, a.minari_root))
+    ds = export_minari(a.task, a.dataset_id, a.data_dir, a.minari_root)
+    where = Path(ds.spec.data_path).parent
+    print(f"wrote Minari dataset {ds.spec.dataset_id} ({ds.total_episodes} episodes) to {where}")
+    env = f"MINARI_DATASETS_PATH={a.minari_root} " if a.minari_root is not None else ""
+    print(f"load it with: {env}minari.load_dataset({ds.spec.dataset_id!r})")
     return 0
 
 

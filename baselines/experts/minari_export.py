@@ -1,8 +1,9 @@
 """Export a task's shipped demonstrations to a Minari dataset, for offline-RL tooling.
 
-Needs ``pip install minari`` (checked with minari 0.5.4 and gymnasium 0.29.1; the arrow storage
-format, so neither h5py nor jax is needed). Per-step termination and truncation come from
-``infos[-1]`` of each demonstration (imitation marks every trajectory terminal).
+Needs ``pip install "metail[experts]"`` (minari; checked with minari 0.5.4 and gymnasium
+0.29.1; the arrow storage format, so neither h5py nor jax is needed). Per-step termination and
+truncation come from ``infos[-1]`` of each demonstration (imitation marks every trajectory
+terminal).
 """
 
 from __future__ import annotations
@@ -34,7 +35,9 @@ def export_minari(
         import minari
         from minari.data_collector import EpisodeBuffer
     except ImportError as e:
-        raise ImportError("the Minari export needs `pip install minari` (>=0.5)") from e
+        raise ImportError(
+            f'the Minari export needs minari (>=0.5): pip install "metail[experts]" ({e})'
+        ) from e
     import gymnasium as gym
 
     from metail_envs import ENV_ID

@@ -52,7 +52,10 @@ def _strip(traj: Any) -> Any:
 
 
 def probe(job: dict[str, Any], send: Any) -> dict[str, Any]:
-    """Resolve an agent spec, reporting whether it is privileged."""
+    """Resolve an agent spec, reporting whether it is privileged and what its constructor takes
+    (read from its signature: the agent is not constructed)."""
+    from .preflight import constructor_params
+
     try:
         cls = resolve_agent(job["spec"])
     except AgentResolutionError as e:  # the message says it all; no traceback
@@ -60,6 +63,7 @@ def probe(job: dict[str, Any], send: Any) -> dict[str, Any]:
     return {
         "privileged": bool(getattr(cls, "privileged", False)),
         "target": f"{cls.__module__}:{cls.__qualname__}",
+        "init": constructor_params(cls),
     }
 
 

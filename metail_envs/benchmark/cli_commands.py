@@ -45,7 +45,12 @@ def evaluate_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--tasks", nargs="+", metavar="TASK_ID", help="evaluate only these tasks")
     p.add_argument("--data-dir", help="expert data directory (default: METAIL_DATA_DIR or repo)")
-    p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    p.add_argument(
+        "--no-progress",
+        action="store_true",
+        help="no progress bars: one line per finished stage instead (the default when stderr "
+        "is not a terminal)",
+    )
     p.add_argument(
         "--leaderboard", action="store_true", help="render and print the leaderboard of --out"
     )
@@ -74,9 +79,17 @@ def _agents(a: argparse.Namespace) -> list:
 
 
 def run_evaluate(a: argparse.Namespace) -> int:
+    """Check the arguments (the agents' constructor kwargs in a worker), run the evaluation,
+    and exit 1 if every job of an agent failed, with the first error of each kind."""
+    from metail_envs.executors import make_executor
+
+    from .preflight import check_out_dir, probe_agents
     from .protocol import ProtocolConfig
+    from .run_report import StageLog
     from .runner import evaluate
 
+    agents = _agents(a)
+    check_out_dir(a.out)
     splits = a.splits or [s for s in SPLITS if any(f"/{s}/" in t for t in a.tasks or [f"/{s}/"])]
     config = ProtocolConfig(
         splits=tuple(splits),
@@ -86,23 +99,43 @@ def run_evaluate(a: argparse.Namespace) -> int:
         tasks=tuple(a.tasks) if a.tasks else None,
         train_tasks=tuple(a.train_tasks) if a.train_tasks else None,
     )
-    paths = evaluate(
-        _agents(a),
-        out=a.out,
-        seeds=a.seeds,
-        config=config,
-        workers=a.workers,
-        resume=a.resume,
-        data_dir=a.data_dir,
-        progress=not a.no_progress,
-        executor=a.executor,
-        ray_address=a.ray_address,
-        retries=a.retries,
-    )
+    bars = not a.no_progress and sys.stderr.isatty()
+    with make_executor(a.executor, a.workers, a.ray_address, a.retries) as pool:
+        probe_agents(pool, agents)
+        paths = evaluate(
+            agents,
+            out=a.out,
+            seeds=a.seeds,
+            config=config,
+            resume=a.resume,
+            data_dir=a.data_dir,
+            progress=bars,
+            executor=pool if bars else StageLog(pool),
+        )
     print(f"{len(paths)} result files under {a.out}", file=sys.stderr)
+    code = 0
     if a.leaderboard:
-        return run_leaderboard(argparse.Namespace(dir=a.out, out=None, data_dir=a.data_dir))
-    return 0
+        code = run_leaderboard(argparse.Namespace(dir=a.out, out=None, data_dir=a.data_dir))
+    return max(code, report_failures(paths))
+
+
+def report_failures(paths: list) -> int:
+    """Print the failed jobs of each agent (the first error of each kind); 1 if every job of
+    some agent failed, else 0."""
+    from .run_report import agent_failures
+
+    code = 0
+    for f in agent_failures(paths).values():
+        if not f.failed:
+            continue
+        if f.all_failed:
+            code = 1
+            head = f"error: every job of agent {f.agent!r} failed ({f.failed} of {f.jobs})"
+        else:
+            head = f"warning: {f.failed} of {f.jobs} jobs of agent {f.agent!r} failed"
+        lines = [f"metail evaluate: {head}; the first error of each kind:", *f.lines()]
+        print("\n".join(lines), file=sys.stderr)
+    return code
 
 
 def leaderboard_arguments(p: argparse.ArgumentParser) -> None:
