@@ -1,7 +1,12 @@
-"""Shared fixtures: small, real environments, and a Ray cluster simulated on this machine."""
+"""Shared fixtures: small, real environments, and a Ray cluster simulated on this machine.
+
+With ``METAIL_NO_SKIP=1`` (set by ``.ci/run``) a skipped test is a failure: CI installs every
+extra the tests need, so a skip there can only mean a missing dependency.
+"""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -41,3 +46,26 @@ def ray_cluster() -> Iterator[Any]:
 
         ray.shutdown()  # a test that failed may have left its connection open
         cluster.shutdown()
+
+
+def _no_skip(report: pytest.TestReport | pytest.CollectReport) -> None:
+    """Turn a skip into a failure that says why it was skipped (``METAIL_NO_SKIP=1``)."""
+    if os.environ.get("METAIL_NO_SKIP") != "1" or not report.skipped:
+        return
+    if hasattr(report, "wasxfail"):
+        return  # an expected failure is not a skip
+    reason = report.longrepr[-1] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+    report.outcome = "failed"
+    report.longrepr = f"skipped, but METAIL_NO_SKIP=1 allows no skip: {reason}"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[None]:
+    outcome = yield
+    _no_skip(outcome.get_result())
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_make_collect_report(collector: pytest.Collector) -> Iterator[None]:
+    outcome = yield
+    _no_skip(outcome.get_result())
