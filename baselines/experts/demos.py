@@ -1,86 +1,143 @@
 """Demonstrations from the experts, the normalisation references, and the manifest.
 
 A demonstration is one episode of a task's expert with deterministic actions from a recorded reset
-seed, with raw observations (float32), as an ``imitation.data.types.TrajectoryWithRew``. imitation
-marks every trajectory ``terminal=True``; the truth is in ``infos[-1]``: ``task_id``, ``seed``,
-``terminated`` (the Hopper fell) and ``truncated`` (the time limit, or an unstable simulation).
+seed, with raw observations (float32), as an ``imitation.data.types.TrajectoryWithRew``. The
+shipped ones are complete episodes only (they reach the time limit): the data stage tries reset
+seeds ``DEMO_SEED + i`` in order and records an episode that ends early (a fall) in the manifest,
+with its seed and length, instead of shipping it (:func:`draw_complete`). imitation marks every
+trajectory ``terminal=True``; the truth is in ``infos[-1]``: ``task_id``, ``seed``, ``terminated``
+(the Hopper fell) and ``truncated`` (the time limit, or an unstable simulation). Infos are written
+as plain JSON (``json.dumps``), which ``imitation.data.serialize.load`` reads too.
+
+The expert the data stage starts from is the training stage's SB3 zip,
+``training/<key>/expert.zip`` (:func:`expert_path`); it writes the shipped, tensor-only
+``experts/<key>.pt`` (:func:`plain_expert_path`) and measures every number on that file.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import platform
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
 
-from baselines.experts.evaluate import Policy, evaluate_policy, random_reference, run_episode
+from baselines.experts.evaluate import (
+    Episode,
+    Policy,
+    episode_stats,
+    evaluate_episodes,
+    random_reference,
+    run_episode,
+)
 from metail_envs import ENV_ID
 from metail_envs.data import (
     CACHE_SEED,
+    DATA_FORMAT,
+    DATA_RULES,
     DEMO_SEED,
     EVAL_SEED,
     MANIFEST,
+    DataRule,
     cached_demos_path,
+    data_rule,
     default_data_dir,
     resolve_task,
+    rules_json,
     sha256_path,
     task_key,
 )
 from metail_envs.executors import Executor, Job, LocalExecutor
 from metail_envs.tasks import DEFAULT_SUITE, Suite, Task, load_suite
 
-N_DEMOS = 10
-N_EVAL = 20
-N_RANDOM = 100
+
+def _trajectory(ep: Episode, task: Task):
+    from imitation.data.types import TrajectoryWithRew
+
+    infos: list[dict[str, Any]] = [{} for _ in range(ep.length)]
+    infos[-1] = {
+        "task_id": task.id,
+        "seed": int(ep.seed),
+        "terminated": ep.terminated,
+        "truncated": ep.truncated,
+    }
+    return TrajectoryWithRew(
+        obs=np.asarray(ep.obs, dtype=np.float32),
+        acts=np.asarray(ep.acts, dtype=np.float32),
+        infos=np.array(infos, dtype=object),
+        terminal=True,
+        rews=np.asarray(ep.rews, dtype=np.float32),
+    )
 
 
 def generate_demos(policy: Policy, task: Task, seeds: Iterable[int]) -> list:
-    """One deterministic expert episode per reset seed, as TrajectoryWithRew (raw observations)."""
-    from imitation.data.types import TrajectoryWithRew
-
+    """One deterministic expert episode per reset seed, as TrajectoryWithRew (raw observations),
+    whether complete or not (``infos[-1]`` says)."""
     env = gym.make(ENV_ID, task=task)
-    trajs = []
     try:
-        for seed in seeds:
-            ep = run_episode(policy, env, int(seed), record=True)
-            infos: list[dict[str, Any]] = [{} for _ in range(ep.length)]
-            infos[-1] = {
-                "task_id": task.id,
-                "seed": int(seed),
-                "terminated": ep.terminated,
-                "truncated": ep.truncated,
-            }
-            trajs.append(
-                TrajectoryWithRew(
-                    obs=np.asarray(ep.obs, dtype=np.float32),
-                    acts=np.asarray(ep.acts, dtype=np.float32),
-                    infos=np.array(infos, dtype=object),
-                    terminal=True,
-                    rews=np.asarray(ep.rews, dtype=np.float32),
-                )
-            )
+        return [_trajectory(run_episode(policy, env, int(s), record=True), task) for s in seeds]
     finally:
         env.close()
-    return trajs
+
+
+def draw_complete(
+    policy: Policy, task: Task, wanted: int, max_tries: int, seed: int = DEMO_SEED
+) -> tuple[list, list[dict[str, Any]], int]:
+    """The first ``wanted`` complete episodes from reset seeds ``seed + i``, trying at most
+    ``max_tries`` seeds. Returns the trajectories, the episodes that ended early (``seed``,
+    ``length``, ``return``, ``terminated``: recorded, not shipped) and the number of tries."""
+    env = gym.make(ENV_ID, task=task)
+    kept, early, tries = [], [], 0
+    try:
+        while len(kept) < wanted and tries < max_tries:
+            ep = run_episode(policy, env, seed + tries, record=True)
+            tries += 1
+            if ep.complete:
+                kept.append(_trajectory(ep, task))
+            else:
+                early.append(
+                    {
+                        "seed": int(ep.seed),
+                        "length": int(ep.length),
+                        "return": round(float(ep.ret), 2),
+                        "terminated": ep.terminated,
+                    }
+                )
+    finally:
+        env.close()
+    return kept, early, tries
 
 
 def save_demos(path: str | Path, trajs: Sequence) -> str:
-    """Save with ``imitation.data.serialize.save`` (replacing ``path``); returns the sha256."""
+    """Write in ``imitation.data.serialize.save``'s format (a HuggingFace dataset directory),
+    with the infos as plain JSON; replaces ``path`` atomically. Returns the sha256."""
     import shutil
 
     import datasets
-    from imitation.data import serialize
 
+    if not trajs:
+        raise ValueError("trajs must not be empty (a dataset of no rows cannot be read back)")
     datasets.disable_progress_bars()
+    columns = {
+        "obs": [t.obs for t in trajs],
+        "acts": [t.acts for t in trajs],
+        "infos": [
+            [json.dumps(i) for i in (t.infos if t.infos is not None else [{}] * len(t.acts))]
+            for t in trajs
+        ],
+        "terminal": [bool(t.terminal) for t in trajs],
+        "rews": [t.rews for t in trajs],
+    }
     path = Path(path)
     tmp = path.with_name(f".tmp-{path.name}")
     shutil.rmtree(tmp, ignore_errors=True)
-    serialize.save(tmp, trajs)
+    datasets.Dataset.from_dict(columns).save_to_disk(str(tmp))
     shutil.rmtree(path, ignore_errors=True)
     tmp.rename(path)
     return sha256_path(path)
@@ -116,41 +173,58 @@ def versions() -> dict[str, str]:
     }
 
 
-def build_task_data(
-    task: Task,
-    data_dir: Path,
-    n_demos: int = N_DEMOS,
-    n_eval: int = N_EVAL,
-    n_random: int = N_RANDOM,
-) -> dict[str, Any]:
-    """References and fixed demonstrations of one task whose expert exists in ``data_dir``."""
-    from stable_baselines3 import PPO
+def build_task_data(task: Task, data_dir: Path, rule: DataRule | None = None) -> dict[str, Any]:
+    """Convert a task's trained SB3 expert to the shipped format, then measure its references
+    and draw its complete demonstrations by ``rule`` (default: the task's
+    :func:`metail_envs.data.data_rule`), on the converted file (the one the benchmark loads).
+    Returns the task's manifest entry."""
+    from baselines.experts.convert import write_plain
+    from metail_envs.expert_policy import load_expert_file
 
-    key = task_key(task.id)
-    expert_file = expert_path(data_dir, task.id)
-    if not expert_file.exists():
-        raise FileNotFoundError(f"{expert_file}: no expert for {task.id} yet")
-    expert = PPO.load(expert_file, device="cpu")
-    rets, lengths = evaluate_policy(expert, task, n_eval, seed=EVAL_SEED)
-    seeds = list(range(DEMO_SEED, DEMO_SEED + n_demos))
-    trajs = generate_demos(expert, task, seeds)
-    demo_file = f"demos/{key}"
-    (data_dir / "demos").mkdir(parents=True, exist_ok=True)
-    digest = save_demos(data_dir / demo_file, trajs)
+    rule = rule or data_rule(task)
+    source, plain = expert_path(data_dir, task.id), plain_expert_path(data_dir, task.id)
+    if not source.exists():
+        raise FileNotFoundError(f"{source}: no trained expert for {task.id} yet")
+    arch = write_plain(source, plain)
+    policy = load_expert_file(plain, arch)
+    ref = episode_stats(evaluate_episodes(policy, task, rule.reference_episodes, EVAL_SEED))
+    trajs, early, tries = draw_complete(policy, task, rule.demos, rule.max_tries, DEMO_SEED)
+    demos: dict[str, Any] = {"file": None, "sha256": None}
+    if trajs:
+        demo_file = f"demos/{task_key(task.id)}"
+        (data_dir / "demos").mkdir(parents=True, exist_ok=True)
+        demos = {"file": demo_file, "sha256": save_demos(data_dir / demo_file, trajs)}
+    else:
+        import shutil
+
+        shutil.rmtree(data_dir / "demos" / task_key(task.id), ignore_errors=True)
+    seeds = [t.infos[-1]["seed"] for t in trajs]
     return {
-        "demos": {"file": demo_file, "sha256": digest, **_summary(trajs, seeds)},
+        "demos": {
+            **demos,
+            **_summary(trajs, seeds),
+            "wanted": rule.demos,
+            "shortfall": rule.demos - len(trajs),
+            "seed": DEMO_SEED,
+            "tries": tries,
+            "max_tries": rule.max_tries,
+            "ended_early": early,
+        },
         "expert": {
-            "file": expert_file.relative_to(data_dir).as_posix(),
-            "sha256": sha256_path(expert_file),
-            "mean_return": float(rets.mean()),
-            "std_return": float(rets.std()),
-            "n_episodes": n_eval,
+            "file": plain.relative_to(data_dir).as_posix(),
+            "sha256": sha256_path(plain),
+            "arch": arch,
+            "source": {
+                "file": source.relative_to(data_dir).as_posix(),
+                "sha256": sha256_path(source),
+            },
+            "n_episodes": rule.reference_episodes,
             "seed": EVAL_SEED,
-            "mean_length": float(lengths.mean()),
+            **ref,
         },
         "random": {
-            **random_reference(task, n_random, EVAL_SEED),
-            "n_episodes": n_random,
+            **random_reference(task, rule.random_episodes, EVAL_SEED),
+            "n_episodes": rule.random_episodes,
             "seed": EVAL_SEED,
         },
     }
@@ -160,56 +234,133 @@ def task_data(args: dict[str, Any], send: Any) -> dict[str, Any]:
     """Executor job: one task's references and demonstrations; returns its manifest entry (the
     process running the pipeline writes the manifest)."""
     task = load_suite(args["suite"]).task(args["task"])
-    return {"entry": build_task_data(task, Path(args["data_dir"]))}
+    return {"entry": build_task_data(task, Path(args["data_dir"]), DataRule(**args["rule"]))}
 
 
 def expert_path(data_dir: Path, task_id: str) -> Path:
-    """A task's expert in a data directory: ``experts/<task key>.zip``."""
+    """A task's trained expert, the training stage's SB3 zip: ``training/<task key>/expert.zip``
+    (our own output, read by the pipeline only; the benchmark loads :func:`plain_expert_path`).
+
+    A directory still in data format 1's layout (the zip at ``experts/<key>.zip`` and none under
+    ``training/``) gives that older path, so a run started on such a copy goes on where it is;
+    the data stage then moves the zip (:func:`adopt_legacy_expert`).
+    """
+    path = training_dir(data_dir, task_id) / "expert.zip"
+    legacy = legacy_expert_path(data_dir, task_id)
+    return legacy if legacy.exists() and not path.exists() else path
+
+
+def plain_expert_path(data_dir: Path, task_id: str) -> Path:
+    """A task's shipped expert: ``experts/<task key>.pt`` (tensors only)."""
+    return Path(data_dir) / "experts" / f"{task_key(task_id)}.pt"
+
+
+def legacy_expert_path(data_dir: Path, task_id: str) -> Path:
+    """Where data format 1 (and a training run started before format 2) put the SB3 zip."""
     return Path(data_dir) / "experts" / f"{task_key(task_id)}.zip"
 
 
+def adopt_legacy_expert(data_dir: Path, task_id: str) -> bool:
+    """Move a zip at :func:`legacy_expert_path` to :func:`expert_path` (it is the newer one:
+    nothing writes there any more but a run started with the old layout). True if moved."""
+    legacy = legacy_expert_path(data_dir, task_id)
+    if not legacy.exists():
+        return False
+    dest = training_dir(data_dir, task_id) / "expert.zip"
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(legacy, dest)
+    return True
+
+
 def training_dir(data_dir: Path, task_id: str) -> Path:
-    """A task's training run (state, learning curve, checkpoints, retry attempts):
-    ``training/<task key>/``."""
+    """A task's training run (state, learning curve, checkpoints, retry attempts, the trained
+    expert): ``training/<task key>/``."""
     return Path(data_dir) / "training" / task_key(task_id)
 
 
-def data_job(task: Task, suite_name: str, data_dir: Path) -> Job:
-    """The job of :func:`task_data` for ``task``, tagged ``("data", task)``."""
-    args = {"suite": suite_name, "task": task.id, "data_dir": str(data_dir)}
+def data_job(task: Task, suite_name: str, data_dir: Path, rule: DataRule | None = None) -> Job:
+    """The job of :func:`task_data` for ``task`` (by ``rule``, default the task's
+    :func:`metail_envs.data.data_rule`), tagged ``("data", task)``."""
+    rule = rule or data_rule(task)
+    args = {"suite": suite_name, "task": task.id, "data_dir": str(data_dir), "rule": asdict(rule)}
     return Job("baselines.experts.demos:task_data", args, tag=("data", task))
 
 
 class Manifest:
     """``manifest.json`` of a data directory, written by one process only (the one that runs
     the pipeline, however many workers compute the entries), each time through a temporary file
-    and an atomic rename, so a reader or an interruption never sees half a file."""
+    and an atomic rename, so a reader or an interruption never sees half a file.
 
-    def __init__(self, suite: Suite, data_dir: Path, command: str = "") -> None:
+    A manifest of another data format (or an unreadable one) is started afresh: every task's
+    data is then regenerated from its trained expert. ``rules`` (default
+    :data:`metail_envs.data.DATA_RULES`) say how many episodes each task's data takes.
+    """
+
+    def __init__(
+        self,
+        suite: Suite,
+        data_dir: Path,
+        command: str = "",
+        log: Any = print,
+        rules: dict[str, DataRule] | None = None,
+    ) -> None:
         self.suite, self.data_dir, self.path = suite, data_dir, data_dir / MANIFEST
-        self.doc = json.loads(self.path.read_text()) if self.path.exists() else {}
+        self.rules = dict(DATA_RULES if rules is None else rules)
+        self.doc = self._read(log)
         if self.doc.get("suite_sha256") not in (None, suite.sha256):
             raise ValueError(
                 f"{self.path} belongs to another version of {suite.name}; use a fresh data_dir"
             )
         self.doc.update(
             {
+                "format": DATA_FORMAT,
                 "suite": suite.name,
                 "suite_sha256": suite.sha256,
                 "command": command or self.doc.get("command", ""),
                 "versions": versions(),
+                "rule": {
+                    **rules_json(self.rules),
+                    "time_limit": gym.spec(ENV_ID).max_episode_steps,
+                },
             }
         )
         self.tasks: dict[str, Any] = self.doc.setdefault("tasks", {})
         self.failed: dict[str, str] = {}
 
+    def _read(self, log: Any) -> dict[str, Any]:
+        if not self.path.exists():
+            return {}
+        try:
+            doc = json.loads(self.path.read_text())
+        except ValueError:
+            doc = None
+        if not isinstance(doc, dict):
+            log(f"{self.path}: unreadable, written afresh")
+            return {}
+        if doc.get("format") != DATA_FORMAT and doc.get("tasks"):
+            log(
+                f"{self.path}: data format {doc.get('format', 1)} -> {DATA_FORMAT}: every "
+                "task's data is regenerated"
+            )
+            doc["tasks"] = {}
+        return doc
+
     def needs_data(self, task: Task, force: bool = False) -> bool:
-        """Whether ``task`` has an expert but no intact data for it (or ``force``)."""
-        expert = expert_path(self.data_dir, task.id)
-        if not expert.exists():
+        """Whether ``task`` has a trained expert but no intact data of the current rule for it
+        (or ``force``)."""
+        source = expert_path(self.data_dir, task.id)
+        if not source.exists():
             return False
         old = self.tasks.get(task.id)
-        return force or not old or not _intact(old, self.data_dir, sha256_path(expert))
+        return force or not old or not _intact(old, self.data_dir, source, self.rule(task))
+
+    def rule(self, task: Task) -> DataRule:
+        """The rule ``task``'s data is drawn by."""
+        return data_rule(task, self.rules)
+
+    def job(self, task: Task) -> Job:
+        """The :func:`data_job` of ``task`` by this manifest's rules."""
+        return data_job(task, self.suite.name, self.data_dir, self.rule(task))
 
     def record(self, task: Task, payload: dict[str, Any], log: Any) -> None:
         """Put a finished :func:`data_job`'s entry in the manifest and write it."""
@@ -220,12 +371,25 @@ class Manifest:
         e = self.tasks[task.id] = payload["entry"]
         self.doc["tasks"] = self.tasks = dict(sorted(self.tasks.items()))
         self.write()
+        ex, d = e["expert"], e["demos"]
+        short = f", SHORT by {d['shortfall']}" if d["shortfall"] else ""
         log(
-            f"{task.id}: expert {e['expert']['mean_return']:.0f}±{e['expert']['std_return']:.0f} "
-            f"random {e['random']['mean_return']:.0f}, {e['demos']['n']} demos"
+            f"{task.id}: expert {ex['mean_return']:.0f}±{ex['std_return']:.0f} (completes "
+            f"{ex['completion_rate']:.0%} of {ex['n_episodes']}), random "
+            f"{e['random']['mean_return']:.0f}; {d['n']} complete demos in {d['tries']} tries "
+            f"({len(d['ended_early'])} ended early){short}"
         )
 
+    def shortfalls(self) -> dict[str, dict[str, int]]:
+        """Tasks that ship fewer complete demonstrations than their rule wants."""
+        return {
+            tid: {"wanted": e["demos"]["wanted"], "shipped": e["demos"]["n"]}
+            for tid, e in self.tasks.items()
+            if e.get("demos", {}).get("shortfall")
+        }
+
     def write(self) -> None:
+        self.doc["shortfalls"] = self.shortfalls()
         write_manifest(self.path, self.doc)
 
 
@@ -255,41 +419,74 @@ def build_data(
     force: bool = False,
     log: Any = print,
     executor: Executor | None = None,
+    rules: dict[str, DataRule] | None = None,
 ) -> dict[str, Any]:
-    """Write references and demonstrations of every task with an expert, and the manifest.
+    """Write the shipped expert, references and demonstrations of every task with a trained
+    expert (or of ``task_ids`` only; the other tasks' entries stay as they are), and the manifest.
+    ``rules``: how many episodes (default :data:`metail_envs.data.DATA_RULES`).
 
-    A task whose manifest entry already matches its expert file's sha256 (and whose demos are
-    intact) is skipped unless ``force``. Each task is a job on ``executor`` (default: one local
+    A task whose entry matches its trained expert's sha256, the current data rule and intact
+    files is skipped unless ``force``. Each task is a job on ``executor`` (default: one local
     worker); the manifest is rewritten here after each, so this too can be interrupted and rerun.
+    Tasks short of complete demonstrations are listed at the end (and in the manifest).
     """
     suite = load_suite(suite_name)
     data_dir = (Path(data_dir) if data_dir is not None else default_data_dir()).absolute()
-    manifest = Manifest(suite, data_dir, command)
     wanted = set(task_ids) if task_ids else None
-    todo = [
-        t
-        for t in suite.tasks
-        if (wanted is None or t.id in wanted) and manifest.needs_data(t, force)
-    ]
+    if wanted is not None:
+        unknown = wanted - {t.id for t in suite.tasks}
+        if unknown:
+            raise KeyError(f"tasks {sorted(unknown)} are not in suite {suite_name!r}")
+    selected = [t for t in suite.tasks if wanted is None or t.id in wanted]
+    for t in selected:
+        if adopt_legacy_expert(data_dir, t.id):
+            log(f"{t.id}: trained expert moved to {expert_path(data_dir, t.id)}")
+    manifest = Manifest(suite, data_dir, command, log, rules)
+    todo = [t for t in selected if manifest.needs_data(t, force)]
     if todo:
         with given_or_local(executor) as pool:
             for task in todo:
-                pool.submit(data_job(task, suite.name, data_dir))
+                pool.submit(manifest.job(task))
             for job, payload in pool.as_completed():
                 manifest.record(job.tag[1], payload, log)
     manifest.write()
+    short = manifest.shortfalls()
+    if short:
+        log(
+            "short of complete demonstrations: "
+            + ", ".join(f"{k} {v['shipped']}/{v['wanted']}" for k, v in short.items())
+        )
     if manifest.failed:
         raise RuntimeError(f"the data of {sorted(manifest.failed)} could not be written")
     return manifest.doc
 
 
-def _intact(entry: dict[str, Any], data_dir: Path, expert_sha: str) -> bool:
-    demos = data_dir / entry["demos"]["file"]
-    return (
-        entry["expert"]["sha256"] == expert_sha
-        and demos.exists()
-        and sha256_path(demos) == entry["demos"]["sha256"]
-    )
+def _intact(entry: dict[str, Any], data_dir: Path, source: Path, rule: DataRule) -> bool:
+    """Whether an entry was made from this trained expert, by this rule, and its files are
+    unchanged."""
+    try:
+        expert, demos = entry["expert"], entry["demos"]
+        plain = data_dir / expert["file"]
+        return (
+            expert["source"]["sha256"] == sha256_path(source)
+            and expert["n_episodes"] == rule.reference_episodes
+            and expert["seed"] == EVAL_SEED
+            and demos["wanted"] == rule.demos
+            and demos["max_tries"] == rule.max_tries
+            and demos["seed"] == DEMO_SEED
+            and entry["random"]["n_episodes"] == rule.random_episodes
+            and plain.exists()
+            and sha256_path(plain) == expert["sha256"]
+            and (
+                demos["n"] == 0
+                or (
+                    (data_dir / demos["file"]).exists()
+                    and sha256_path(data_dir / demos["file"]) == demos["sha256"]
+                )
+            )
+        )
+    except (KeyError, TypeError):
+        return False
 
 
 def generate_cached(

@@ -38,7 +38,8 @@ class RandomPolicy:
 
 @dataclass
 class Episode:
-    """One episode's outcome, and its arrays when recorded (raw observations)."""
+    """One episode's outcome, and its arrays when recorded (raw observations). ``complete``: it
+    ran to the environment's time limit (no fall, no unstable simulation)."""
 
     ret: float
     length: int
@@ -48,6 +49,7 @@ class Episode:
     obs: list[np.ndarray] = field(default_factory=list)
     acts: list[np.ndarray] = field(default_factory=list)
     rews: list[float] = field(default_factory=list)
+    complete: bool = False
 
 
 def run_episode(policy: Policy, env: gym.Env, seed: int, record: bool = False) -> Episode:
@@ -59,7 +61,7 @@ def run_episode(policy: Policy, env: gym.Env, seed: int, record: bool = False) -
     while True:
         action, _ = policy.predict(obs, deterministic=True)
         action = np.asarray(action, dtype=np.float32)
-        obs, reward, terminated, truncated, _ = env.step(action)
+        obs, reward, terminated, truncated, info = env.step(action)
         ep.ret += float(reward)
         ep.length += 1
         if record:
@@ -68,7 +70,26 @@ def run_episode(policy: Policy, env: gym.Env, seed: int, record: bool = False) -
             ep.rews.append(float(reward))
         if terminated or truncated:
             ep.terminated, ep.truncated = bool(terminated), bool(truncated)
+            limit = env.spec.max_episode_steps if env.spec is not None else None
+            ep.complete = (
+                ep.truncated
+                and not ep.terminated
+                and not info.get("unstable", False)
+                and limit is not None
+                and ep.length >= limit
+            )
             return ep
+
+
+def evaluate_episodes(
+    policy: Policy, task: Task, n_episodes: int, seed: int = EVAL_SEED
+) -> list[Episode]:
+    """``n_episodes`` deterministic episodes on ``task`` from reset seeds ``seed + i``."""
+    env = gym.make(ENV_ID, task=task)
+    try:
+        return [run_episode(policy, env, seed + i) for i in range(n_episodes)]
+    finally:
+        env.close()
 
 
 def evaluate_policy(
@@ -76,12 +97,24 @@ def evaluate_policy(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Returns and lengths of ``n_episodes`` deterministic episodes on ``task`` (seeds
     ``seed .. seed + n - 1``)."""
-    env = gym.make(ENV_ID, task=task)
-    try:
-        eps = [run_episode(policy, env, seed + i) for i in range(n_episodes)]
-    finally:
-        env.close()
+    eps = evaluate_episodes(policy, task, n_episodes, seed)
     return np.array([e.ret for e in eps]), np.array([e.length for e in eps])
+
+
+def episode_stats(episodes: Sequence[Episode]) -> dict[str, Any]:
+    """Mean and standard deviation of the return, completion rate (the fraction of episodes
+    that reach the time limit), mean length, and the per-episode returns and lengths."""
+    if not episodes:
+        raise ValueError("episodes must not be empty")
+    rets = np.array([e.ret for e in episodes])
+    return {
+        "mean_return": float(rets.mean()),
+        "std_return": float(rets.std()),
+        "completion_rate": float(np.mean([e.complete for e in episodes])),
+        "mean_length": float(np.mean([e.length for e in episodes])),
+        "returns": [round(float(r), 2) for r in rets],
+        "lengths": [int(e.length) for e in episodes],
+    }
 
 
 def random_reference(task: Task, n_episodes: int = 100, seed: int = EVAL_SEED) -> dict[str, float]:

@@ -10,16 +10,22 @@ Stage ``train`` (resumable across sessions; its state lives in ``expert_data/tra
    (``configs/finetune.json``), evaluated before training and every checkpoint, keeping the best
    evaluated one, stopping early once it reaches the target after ``min_steps``.
 
-Finished experts go to ``expert_data/experts/<task key>.zip``; a finished task's resumable
-checkpoints are deleted (the base's best checkpoint stays: every fine-tune starts from it).
+Finished experts go to ``expert_data/training/<task key>/expert.zip`` (an SB3 zip: the training
+stages' own output, read by the pipeline only); a finished task's resumable checkpoints are
+deleted (the base's best checkpoint stays: every fine-tune starts from it).
 
 Stage ``retry`` (:mod:`baselines.experts.retry`): a task whose expert's reference is below the
 issue's bar of 1500 gets several fresh attempts (``configs/retry/default.json``); the best one is kept.
 
-Stage ``data`` (for every task whose expert exists): expert and random references over
-``EVAL_SEED`` episodes, the fixed demonstrations from ``DEMO_SEED``, and ``manifest.json``.
-With ``--stage all`` (the default: train, retry, data) each task's data is written as soon as its
-expert is in place, so an interrupted run leaves a consistent, usable manifest.
+Stage ``data`` (for every task whose trained expert exists, or the ``--task`` ones only): the
+expert converted to the shipped, tensor-only ``experts/<task key>.pt``, then on that file the
+expert reference (``EVAL_SEED`` episodes, with its completion rate), the random reference, the
+complete-episode demonstrations from ``DEMO_SEED`` (falls recorded, not shipped), and
+``manifest.json``; the numbers of each are :data:`metail_envs.data.DATA_RULES`. A task whose data
+is intact for its current expert and rule is skipped, so ``--stage data --task ID`` after a
+retrain rewrites that task only (and the data hash with it). With ``--stage all`` (the default:
+train, retry, data) each task's data is written as soon as its expert is in place, so an
+interrupted run leaves a consistent, usable manifest.
 
 Every task's training and data is a job on an executor (:mod:`metail_envs.executors`): one local
 worker by default, tasks in order as above; ``--workers N`` trains N tasks at a time once the
@@ -40,7 +46,6 @@ from typing import Any
 from baselines.experts.demos import (
     Manifest,
     build_data,
-    data_job,
     expert_path,
     given_or_local,
     training_dir,
@@ -54,11 +59,14 @@ from baselines.experts.train import (
     drop_checkpoints,
     train_from_job,
 )
-from metail_envs.data import MANIFEST, default_data_dir
+from metail_envs.data import MANIFEST, DataRule, default_data_dir
 from metail_envs.executors import Executor, Job, add_executor_arguments, make_executor
 from metail_envs.tasks import DEFAULT_SUITE, Suite, Task, load_suite
 
 COMMAND = "python -m baselines.experts.make_expert_data --suite {suite} --resume"
+DATA_COMMAND = "python -m baselines.experts.make_expert_data --suite {suite} --stage data --resume"
+"""The data stage alone (recorded in the manifest when it wrote it): rewrites ``experts/``,
+``demos/`` and the manifest from the trained experts under ``training/``."""
 
 
 def training_order(suite: Suite) -> list[Task]:
@@ -77,6 +85,7 @@ def train_experts(
     *,
     executor: Executor | None = None,
     command: str | None = None,
+    rules: dict[str, DataRule] | None = None,
 ) -> dict[str, TrainResult]:
     """Train (or resume) the base expert, then every task's fine-tuned expert, as jobs on
     ``executor`` (default: one local worker, so the tasks run in :func:`training_order`).
@@ -84,7 +93,8 @@ def train_experts(
     The base runs alone first (every fine-tune starts from it); then every task is independent
     (seeded by its index in the training order) and the executor's workers take them in order.
     With ``command`` (recorded in the manifest), a task's references and demonstrations are
-    written as soon as its expert is in place; the manifest is written by this process only.
+    written as soon as its expert is in place (``rules``: how many episodes, default
+    :data:`metail_envs.data.DATA_RULES`); the manifest is written by this process only.
     A task that fails is reported and the others go on; the run then raises.
     """
     suite = load_suite(suite_name)
@@ -107,7 +117,7 @@ def train_experts(
         jobs[task.id] = job = _train_job(suite, task, config, data_dir, progress)
         if not base:
             _restart_if_outdated(Path(job.args["run_dir"]), config, Path(job.args["expert"]), log)
-    manifest = Manifest(suite, data_dir, command) if command is not None else None
+    manifest = Manifest(suite, data_dir, command, log, rules) if command is not None else None
     results: dict[str, TrainResult] = {}
     failed: dict[str, str] = {}
 
@@ -134,7 +144,7 @@ def train_experts(
                 f"{r.best_steps} steps, {r.steps} steps in {r.wall_s / 60:.1f} min"
             )
             if manifest is not None and manifest.needs_data(task):
-                pool.submit(data_job(task, suite.name, data_dir), first=True)
+                pool.submit(manifest.job(task), first=True)
             if task is suite.nominal:
                 _submit_tasks(pool, jobs.values(), manifest, data_dir)
     if manifest is not None and manifest.failed:
@@ -172,21 +182,21 @@ def _submit_tasks(
             and (Path(job.args["run_dir"]) / "state.json").exists()
         ):
             if manifest is not None and manifest.needs_data(task):
-                pool.submit(data_job(task, manifest.suite.name, data_dir))
+                pool.submit(manifest.job(task))
             continue
         pool.submit(job)
 
 
 def train_task(args: dict[str, Any], send: Callable[[Any], None]) -> dict[str, Any]:
-    """Executor job: train (or resume) one task's expert and put it in ``experts/``; a
-    fine-tune's resumable checkpoints are then deleted (the base keeps its own)."""
+    """Executor job: train (or resume) one task's expert into ``training/<key>/expert.zip``;
+    a fine-tune's resumable checkpoints are then deleted (the base keeps its own)."""
     run_dir, expert = Path(args["run_dir"]), Path(args["expert"])
     result = train_from_job(args, lambda line: send(("log", line)))
     if (run_dir / "best.zip").exists() or not expert.exists():
         copy_expert(run_dir, expert)
     if args["init_from"] is not None:
         drop_checkpoints(run_dir)  # the base keeps its best checkpoint: fine-tunes start from it
-    (run_dir / "best.zip").unlink(missing_ok=True)  # the copy in experts/ is the one
+    (run_dir / "best.zip").unlink(missing_ok=True)  # its copy, expert.zip, is the one
     return {"result": asdict(result)}
 
 
@@ -220,10 +230,12 @@ def _restart_if_outdated(run_dir: Path, config: TrainConfig, expert: Path, log) 
 
 
 def _forget(data_dir: Path, key: str) -> None:
-    """Remove a task's demonstrations and manifest entry (its expert is being retrained)."""
+    """Remove a task's shipped expert, demonstrations and manifest entry (its expert is being
+    retrained)."""
     import shutil
 
     shutil.rmtree(data_dir / "demos" / key, ignore_errors=True)
+    (data_dir / "experts" / f"{key}.pt").unlink(missing_ok=True)
     path = data_dir / MANIFEST
     if path.exists():
         manifest = json.loads(path.read_text())
@@ -274,7 +286,7 @@ def pipeline_executor(a: argparse.Namespace) -> Executor:
 
 
 def run(a: argparse.Namespace) -> int:
-    command = COMMAND.format(suite=a.suite)
+    command = (DATA_COMMAND if a.stage == "data" else COMMAND).format(suite=a.suite)
     with pipeline_executor(a) as pool:
         if a.stage in ("train", "all"):
             train_experts(
@@ -298,7 +310,7 @@ def run(a: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         return run(build_parser().parse_args(argv))
-    except ValueError as e:  # e.g. --executor ray without Ray installed
+    except (ValueError, KeyError) as e:  # e.g. --executor ray without Ray, an unknown --task
         print(f"make_expert_data: error: {e}", file=sys.stderr)
         return 2
 

@@ -1,6 +1,6 @@
 """Helpers of the benchmark tests: a tiny real expert-data directory and a tiny protocol.
 
-The data directory has the experts' layout (``manifest.json``, SB3 expert zips, demonstrations
+The data directory has the experts' layout (``manifest.json``, tensor-only experts, demonstrations
 written by ``imitation.data.serialize.save``), read by the real ``metail_envs.data``; its
 references are measured rollouts, so normalised scores mean what they mean in the benchmark.
 """
@@ -77,16 +77,20 @@ def write_tiny_data(root: Path, n_demos: int = N_DEMOS) -> Path:
     from metail_test_agents import scripted_action
     from stable_baselines3 import PPO
 
-    from metail_envs.data import sha256_path, task_key
+    from baselines.experts.convert import write_plain
+    from metail_envs.data import DATA_FORMAT, sha256_path, task_key
 
     suite = metail_envs.load_suite("hopper-v1")
     config = tiny_config()
     seeds = config.reset_seeds()
     env = gym.make(metail_envs.ENV_ID, task=suite.nominal)
     model = PPO("MlpPolicy", env, policy_kwargs={"net_arch": [8]}, seed=0, device="cpu")
-    (root / "experts").mkdir(parents=True)
-    model.save(root / "experts" / "tiny.zip")
-    expert = {"file": "experts/tiny.zip", "sha256": sha256_path(root / "experts" / "tiny.zip")}
+    arch = write_plain(model, root / "experts" / "tiny.pt")  # the shipped, tensor-only format
+    expert = {
+        "file": "experts/tiny.pt",
+        "sha256": sha256_path(root / "experts/tiny.pt"),
+        "arch": arch,
+    }
     rng = np.random.default_rng(0)
 
     def demos(task, rel):
@@ -98,7 +102,12 @@ def write_tiny_data(root: Path, n_demos: int = N_DEMOS) -> Path:
 
     shared = demos(suite.nominal, "demos/shared")
     used = set(config.tasks) | set(config.train_tasks)
-    manifest = {"suite": suite.name, "suite_sha256": suite.sha256, "tasks": {}}
+    manifest = {
+        "format": DATA_FORMAT,
+        "suite": suite.name,
+        "suite_sha256": suite.sha256,
+        "tasks": {},
+    }
     for task in suite.tasks:
         entry = {
             "demos": shared,
@@ -123,9 +132,13 @@ def write_tiny_data(root: Path, n_demos: int = N_DEMOS) -> Path:
 
 
 def tiny_config(**overrides) -> ProtocolConfig:
+    """The tiny evaluation of these tests: the full track only unless ``tracks`` says more."""
     suite = metail_envs.load_suite("hopper-v1")
     kw = dict(
         k_values=(0, 1),
+        tracks=("full",),
+        short_k_values=(1,),
+        short_window=10,
         episodes=EPISODES,
         max_steps=MAX_STEPS,
         tasks=(suite.test[0].id, suite.ood[0].id),
@@ -160,8 +173,8 @@ def numbers(doc: dict) -> dict:
     """What must be identical between an interrupted-and-resumed run and an uninterrupted one,
     or between two executors."""
     return {
-        (j["split"], j["task"], j["k"]): (
-            j["status"], j["returns"], j["lengths"], j["score"], j["job_seed"]
+        (j["split"], j["task"], j["track"], j["k"]): (
+            j["status"], j["returns"], j["lengths"], j["score"], j["job_seed"], j["demos"]
         )
         for j in doc["jobs"]
     }  # fmt: skip
