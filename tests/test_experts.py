@@ -186,3 +186,36 @@ def test_shipped_retry_plan_loads() -> None:
     for index in (0, 5):
         configs = [a.train_config(index) for a in plan.attempts]
         assert len({c.seed for c in configs}) == len(configs)  # every attempt its own seed
+
+
+def test_shipped_format_round_trips_and_refuses_what_it_cannot_hold(tmp_path: Path) -> None:
+    """SB3 policy -> tensor-only file + JSON architecture -> the same actions (a linear and a
+    two-layer ReLU policy); byte-for-byte reproducible; anything unplain refused by name."""
+    import torch
+    from stable_baselines3 import PPO
+
+    from baselines.experts.convert import plain_to_sb3, write_plain
+    from metail_envs.expert_policy import ExpertFormatError, load_expert_file, read_state_dict
+
+    env = gym.make(ENV_ID)
+    obs = np.random.default_rng(1).normal(0, 3, (64, 11))
+    for kwargs in ({"net_arch": {"pi": [], "vf": [4]}}, {"net_arch": [8, 8], "activation_fn": torch.nn.ReLU}):  # fmt: skip
+        model = PPO("MlpPolicy", env, policy_kwargs=kwargs, seed=0, device="cpu")
+        arch = write_plain(model, tmp_path / "a.pt")
+        assert arch == write_plain(model, tmp_path / "b.pt")
+        assert (tmp_path / "a.pt").read_bytes() == (tmp_path / "b.pt").read_bytes()
+        want = model.predict(obs, deterministic=True)[0]
+        np.testing.assert_array_equal(load_expert_file(tmp_path / "a.pt", arch).act(obs), want)
+        back = PPO.load(plain_to_sb3(tmp_path / "a.pt", arch, tmp_path / "back"), device="cpu")
+        np.testing.assert_array_equal(back.predict(obs, deterministic=True)[0], want)
+    with pytest.raises(ExpertFormatError, match="gSDE"):
+        write_plain(PPO("MlpPolicy", env, use_sde=True, device="cpu"), tmp_path / "c.pt")
+    with pytest.raises(ExpertFormatError, match=r"state-dict keys do not match arch"):
+        read_state_dict(tmp_path / "a.pt", {**arch, "pi": [8]})
+    with pytest.raises(ExpertFormatError, match=r"shape \(8, 11\).*implies \(9, 11\)"):
+        read_state_dict(tmp_path / "a.pt", {**arch, "pi": [9, 8]})
+    torch.save({"log_std": 3}, tmp_path / "d.pt")
+    with pytest.raises(ExpertFormatError, match="must hold a dict of tensors"):
+        read_state_dict(tmp_path / "d.pt", arch)
+    with pytest.raises(ExpertFormatError, match=r"arch\.activation must be one of"):
+        read_state_dict(tmp_path / "a.pt", {**arch, "activation": "gelu"})
