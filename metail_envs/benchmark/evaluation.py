@@ -3,6 +3,11 @@
 All unfinished episodes are stepped at once so that ``policy.act`` is called once per step on a
 ``(n_active, 11)`` batch. Every action batch is checked (shape, finiteness) before it reaches
 MuJoCo; a bad one raises :class:`PolicyError` naming what was wrong.
+
+A *stateful* policy (one with a ``reset`` method: recurrent, in-context, history-conditioned) is
+told when the episodes start, ``reset(n_episodes)``, and which episode each row of a batch
+belongs to, ``act(obs, episode_ids)``; episodes that ended simply stop appearing in the batch.
+A stateless policy is called ``act(obs)`` as before.
 """
 
 from __future__ import annotations
@@ -14,7 +19,6 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-OBS_DIM = 11
 ACT_DIM = 3
 
 
@@ -64,6 +68,9 @@ def run_episodes(
         raise PolicyError(f"adapt returned {type(policy).__name__}, which has no act(obs) method")
     n = len(envs)
     batch = np.stack([env.reset(seed=int(s))[0] for env, s in zip(envs, seeds, strict=True)])
+    stateful = callable(getattr(policy, "reset", None))
+    if stateful:
+        policy.reset(n)
     returns = np.zeros(n)
     lengths = np.zeros(n, dtype=np.int64)
     active = list(range(n))
@@ -71,7 +78,12 @@ def run_episodes(
         obs = batch[active]
         obs.setflags(write=False)
         start = time.perf_counter()
-        raw = act(obs)
+        if stateful:
+            ids = np.array(active, dtype=np.int64)
+            ids.setflags(write=False)
+            raw = act(obs, ids)
+        else:
+            raw = act(obs)
         elapsed = time.perf_counter() - start
         if act_cap_s is not None and elapsed > act_cap_s:
             raise PolicyError(f"act took {elapsed:.1f} s, over the {act_cap_s:g} s cap")

@@ -1,10 +1,17 @@
-"""The benchmark protocol "hopper-v1, protocol v1": its constants and the run configuration.
+"""The benchmark protocol "hopper-v1, protocol v2": its constants and the run configuration.
 
 Every number that decides whether two results are comparable lives here and only here; the
 runner, the result files, the leaderboard and ``docs/protocol.md`` all read them from this module.
-A :class:`ProtocolConfig` may shrink the evaluation (fewer tasks, shorter episodes) for tests and
-smoke runs; such a configuration is recorded in every result file and the leaderboard never
-mixes it with the official one.
+A :class:`ProtocolConfig` may shrink the evaluation (fewer tasks, shorter episodes) or evaluate
+other tasks (held-out training tasks for tuning, the nominal Hopper) for tests, tuning and smoke
+runs; such a configuration is recorded in every result file and the leaderboard never mixes it
+with the official one. Protocol v1 (full demonstrations only, always the first K) stays readable
+as :meth:`ProtocolConfig.v1`, so its archived result files still validate and render.
+
+Protocol v2 scores each agent on two *tracks*: ``full`` gives ``adapt`` K whole demonstrations
+(the ceiling), ``short`` gives K windows of ``SHORT_WINDOW`` consecutive transitions (few-shot
+that is really few: where a meta-learned prior can matter). Which demonstrations (and windows) a
+job gets is drawn from the task's pool, seeded from (seed, task, K, track): :func:`draw_demos`.
 """
 
 from __future__ import annotations
@@ -18,13 +25,31 @@ from typing import Any
 from metail_envs.tasks import DEFAULT_SUITE
 
 SUITE = DEFAULT_SUITE
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2
+PROTOCOL_VERSIONS = (1, 2)
+"""Versions this metail reads; only :data:`PROTOCOL_VERSION` is run, older ones are archived."""
 PROTOCOL_NAME = f"{SUITE}, protocol v{PROTOCOL_VERSION}"
 
-SPLITS: tuple[str, ...] = ("test", "ood")
-"""Evaluation splits: ``test`` is in distribution, ``ood`` out of distribution."""
+EVAL_SPLITS: tuple[str, ...] = ("test", "ood")
+"""Scored splits: ``test`` is in distribution, ``ood`` out of distribution."""
+SPLITS = EVAL_SPLITS  # the name before v2; ``metail_envs.tasks.SPLITS`` also holds ``train``
+OTHER_SPLITS: tuple[str, ...] = ("train", "nominal")
+"""Unofficial evaluation task sets: held-out training tasks (tuning) and the nominal Hopper."""
 K_VALUES: tuple[int, ...] = (0, 1, 5)
-"""Numbers of demonstrations given to ``adapt``; K=0 scores the meta-trained policy alone."""
+"""Numbers of whole demonstrations given to ``adapt`` on the full track; K=0 scores the
+meta-trained policy alone."""
+TRACKS: tuple[str, ...] = ("full", "short")
+"""``full``: K whole demonstrations; ``short``: K windows of :data:`SHORT_WINDOW` transitions."""
+SHORT_K_VALUES: tuple[int, ...] = (1, 5)
+"""Numbers of demonstration windows on the short track (K=0 is the same on both tracks)."""
+SHORT_WINDOW = 50
+"""Transitions per demonstration on the short track (calibrated: docs/protocol.md)."""
+WINDOW_STARTS: tuple[str, ...] = ("start", "offset")
+"""Where a short window starts: at the episode start, or at a seeded random offset."""
+WINDOW_START = "offset"
+"""The short track's window rule (calibrated: docs/protocol.md)."""
+DEMO_DRAWS: tuple[str, ...] = ("first", "seeded")
+"""Which K demonstrations a job gets: the first K (v1), or K drawn per (seed, task, K, track)."""
 EPISODES = 10
 """Evaluation episodes per (task, K, seed)."""
 MAX_STEPS = 1000
@@ -44,8 +69,11 @@ LEADERBOARD_SEEDS = 10
 BOOTSTRAP_RESAMPLES = 2000
 BOOTSTRAP_SEED = 0
 CONFIDENCE = 0.95
-BASELINE_AGENT = "bc"
-"""Agent name the probability of improvement is computed against."""
+BASELINE_AGENT = "single_task_bc"
+"""Agent name the probability of improvement is computed against: the floor every method must
+beat (behavioural cloning from the K demonstrations alone)."""
+SECOND_BASELINE_AGENT = "bc"
+"""A second comparison: pooled behavioural cloning fine-tuned on the K demonstrations."""
 FAILED_SCORE = 0.0
 """Normalised score a failed job counts as in the aggregates (the random reference's)."""
 
@@ -59,16 +87,22 @@ def _check_choice(name: str, values: Sequence[Any], accepted: Sequence[Any]) -> 
         )
 
 
+Condition = tuple[str, int]
+"""A (track, K) of the protocol: ``("short", 5)`` is five windows of a few transitions."""
+
+
 @dataclass(frozen=True)
 class ProtocolConfig:
     """What one evaluation run does. The defaults are the official protocol.
 
     ``tasks`` restricts evaluation to some task ids of ``splits`` and ``train_tasks`` restricts
-    the demonstrations given to meta-training; both are for tests and smoke runs (None = all).
+    the demonstrations given to meta-training; both are for tests, tuning and smoke runs (None =
+    all). ``splits`` may also name ``train`` (held-out training tasks, with ``train_tasks``
+    excluding them) or ``nominal``; such a configuration is not official.
     """
 
     suite: str = SUITE
-    splits: tuple[str, ...] = SPLITS
+    splits: tuple[str, ...] = EVAL_SPLITS
     k_values: tuple[int, ...] = K_VALUES
     episodes: int = EPISODES
     max_steps: int = MAX_STEPS
@@ -78,17 +112,36 @@ class ProtocolConfig:
     tasks: tuple[str, ...] | None = None
     train_tasks: tuple[str, ...] | None = None
     reset_seed_base: int = field(default=RESET_SEED_BASE)
+    version: int = PROTOCOL_VERSION
+    tracks: tuple[str, ...] = TRACKS
+    short_k_values: tuple[int, ...] = SHORT_K_VALUES
+    short_window: int = SHORT_WINDOW
+    window_start: str = WINDOW_START
+    demo_draw: str = "seeded"
+
+    @classmethod
+    def v1(cls, **kwargs: Any) -> ProtocolConfig:
+        """Protocol v1 (archived): the full track only, always the first K demonstrations."""
+        v1 = {"version": 1, "tracks": ("full",), "short_k_values": (), "demo_draw": "first"}
+        return cls(**{**v1, **kwargs})
 
     def __post_init__(self) -> None:
-        for name in ("splits", "k_values", "tasks", "train_tasks"):
+        for name in ("splits", "k_values", "tasks", "train_tasks", "tracks", "short_k_values"):
             value = getattr(self, name)
             if value is not None and not isinstance(value, tuple):
                 object.__setattr__(self, name, tuple(value))
         if self.suite != SUITE:
             raise ValueError(f"suite={self.suite!r} is not known; accepted: {SUITE!r}")
-        _check_choice("splits", self.splits, SPLITS)
+        if self.version not in PROTOCOL_VERSIONS:
+            raise ValueError(f"version={self.version!r} is invalid; accepted: {PROTOCOL_VERSIONS}")
+        _check_choice("splits", self.splits, EVAL_SPLITS + OTHER_SPLITS)
+        _check_choice("tracks", self.tracks, TRACKS)
         _check_choice("k_values", self.k_values, range(0, 101))
-        for name in ("episodes", "max_steps"):
+        if "short" in self.tracks:
+            _check_choice("short_k_values", self.short_k_values, range(1, 101))
+        _check_choice("window_start", (self.window_start,), WINDOW_STARTS)
+        _check_choice("demo_draw", (self.demo_draw,), DEMO_DRAWS)
+        for name in ("episodes", "max_steps", "short_window"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name}={value!r} is invalid; accepted: an integer >= 1")
@@ -103,6 +156,18 @@ class ProtocolConfig:
                     f"{name}={value!r} is invalid; accepted: None (all) or task-id strings"
                 )
 
+    @property
+    def name(self) -> str:
+        """The protocol's name, e.g. ``hopper-v1, protocol v2``."""
+        return f"{self.suite}, protocol v{self.version}"
+
+    def conditions(self) -> tuple[Condition, ...]:
+        """Every (track, K) a task is evaluated under, in leaderboard order."""
+        out = [("full", k) for k in self.k_values] if "full" in self.tracks else []
+        if "short" in self.tracks:
+            out += [("short", k) for k in self.short_k_values]
+        return tuple(out)
+
     def reset_seeds(self) -> tuple[int, ...]:
         """The fixed reset seed of each evaluation episode."""
         return tuple(self.reset_seed_base + i for i in range(self.episodes))
@@ -111,8 +176,14 @@ class ProtocolConfig:
         """The fields that decide whether two results are comparable (caps excluded)."""
         return {
             "suite": self.suite,
+            "version": self.version,
             "splits": list(self.splits),
             "k_values": list(self.k_values),
+            "tracks": list(self.tracks),
+            "short_k_values": list(self.short_k_values),
+            "short_window": self.short_window,
+            "window_start": self.window_start,
+            "demo_draw": self.demo_draw,
             "episodes": self.episodes,
             "max_steps": self.max_steps,
             "tasks": None if self.tasks is None else list(self.tasks),
@@ -121,8 +192,9 @@ class ProtocolConfig:
         }
 
     def is_official(self) -> bool:
-        """Whether the settings are those of the official protocol."""
-        return self.settings() == ProtocolConfig().settings()
+        """Whether the settings are those of the official protocol of this version."""
+        official = ProtocolConfig() if self.version == PROTOCOL_VERSION else ProtocolConfig.v1()
+        return self.settings() == official.settings()
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
@@ -133,20 +205,81 @@ class ProtocolConfig:
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> ProtocolConfig:
+        """The config a result file recorded; one without ``version`` is a v1 config."""
+        if not isinstance(d, Mapping):
+            raise ValueError(f"protocol config must be a JSON object, got {type(d).__name__}")
         known = set(cls.__dataclass_fields__)
         unknown = set(d) - known
         if unknown:
             raise ValueError(
                 f"unknown protocol config keys {sorted(unknown)}; known: {sorted(known)}"
             )
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
+        kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
+        return cls(**kwargs) if "version" in d else cls.v1(**kwargs)
 
 
-def job_seed(seed: int, task_id: str, k: int) -> int:
-    """The seed of one adaptation and its evaluation, derived only from (agent seed, task, K).
+def _digest(*parts: Any) -> int:
+    text = "|".join(str(p) for p in ("metail", *parts))
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "little")
+
+
+def job_seed(seed: int, task_id: str, k: int, track: str | None = None) -> int:
+    """The seed of one adaptation and its evaluation, derived only from (agent seed, task, K,
+    track); ``track=None`` is protocol v1's seed, which had no tracks.
 
     Seeding every job from its own coordinates makes a resumed run give the numbers of an
     uninterrupted one, whatever order the jobs ran in.
     """
-    digest = hashlib.sha256(f"metail|{seed}|{task_id}|{k}".encode()).digest()
-    return int.from_bytes(digest[:4], "little")
+    return _digest(seed, task_id, k) if track is None else _digest(seed, task_id, k, track)
+
+
+@dataclass(frozen=True)
+class DemoWindow:
+    """Transitions ``[start, stop)`` of demonstration ``index`` of a task's pool."""
+
+    index: int
+    start: int
+    stop: int
+
+    def to_json(self) -> list[int]:
+        return [self.index, self.start, self.stop]
+
+
+def draw_demos(
+    config: ProtocolConfig, seed: int, task_id: str, k: int, track: str, lengths: Sequence[int]
+) -> list[DemoWindow]:
+    """Which of a task's demonstrations (``lengths``: transitions of each in the pool) a job
+    with these coordinates gets, and which window of each.
+
+    ``first`` (v1) takes demonstrations 0..K-1; ``seeded`` draws K distinct ones from the pool
+    with a generator seeded from (seed, task, K, track), so that seeds cover the spread of
+    demonstrations. On the short track each is cut to ``short_window`` transitions, from the
+    start or from a seeded offset (``window_start``).
+    """
+    if track not in config.tracks:
+        raise ValueError(f"track={track!r} is invalid; accepted: {config.tracks}")
+    if k > len(lengths):
+        raise ValueError(
+            f"K={k} demonstrations asked of {task_id!r}, whose pool has {len(lengths)}"
+        )
+    if config.demo_draw == "first":
+        indices = list(range(k))
+        rng = None
+    else:
+        import numpy as np
+
+        rng = np.random.default_rng(_digest("demos", seed, task_id, k, track))
+        indices = sorted(int(i) for i in rng.choice(len(lengths), size=k, replace=False))
+    windows = []
+    for i in indices:
+        n = int(lengths[i])
+        if track == "full":
+            windows.append(DemoWindow(i, 0, n))
+            continue
+        size = min(config.short_window, n)
+        if config.window_start == "start" or rng is None:
+            start = 0
+        else:
+            start = int(rng.integers(0, n - size + 1))
+        windows.append(DemoWindow(i, start, start + size))
+    return windows

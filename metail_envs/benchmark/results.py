@@ -19,10 +19,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .protocol import PROTOCOL_NAME, PROTOCOL_VERSION, ProtocolConfig
+from .protocol import PROTOCOL_VERSIONS, ProtocolConfig
 
 SCHEMA = "metail.result"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+SCHEMA_VERSIONS = (1, 2)
+"""Schema 1 is protocol v1's (no tracks); it is read for the archived leaderboard only."""
 JOB_STATUSES = ("ok", "failed")
 META_TRAIN_STATUSES = ("pending", "ok", "failed")
 
@@ -94,8 +96,8 @@ def new_result(
         "schema": SCHEMA,
         "schema_version": SCHEMA_VERSION,
         "protocol": {
-            "name": PROTOCOL_NAME,
-            "version": PROTOCOL_VERSION,
+            "name": config.name,
+            "version": config.version,
             "suite": suite["name"],
             "suite_sha256": suite["sha256"],
             "data_hash": data_hash,
@@ -115,7 +117,7 @@ def new_result(
 
 def write_result(path: Path, doc: dict[str, Any]) -> None:
     """Seal ``doc`` with its checksum and write it atomically (temporary file, then rename)."""
-    doc["jobs"] = sorted(doc["jobs"], key=lambda j: (j["split"], j["task"], j["k"]))
+    doc["jobs"] = sorted(doc["jobs"], key=job_key)
     doc["checksum"] = checksum(doc)
     write_json_atomic(path, doc)
 
@@ -164,6 +166,11 @@ _TOP = {
     "timing": dict,
     "checksum": str,
 }
+
+
+def job_key(job: Mapping[str, Any]) -> tuple[str, str, str, int]:
+    """(split, task, track, K) of a job entry (v1 entries have no track: they are ``full``)."""
+    return (job.get("split"), job.get("task"), job.get("track", "full"), job.get("k"))
 
 
 def _is_num(x: Any) -> bool:
@@ -228,19 +235,18 @@ def validate_result(
         return [f"not a JSON object but {type(doc).__name__}"]
     if doc.get("schema") != SCHEMA:
         return [f"schema {doc.get('schema')!r} is not {SCHEMA!r}"]
-    if doc.get("schema_version") != SCHEMA_VERSION:
-        return [f"schema version {doc.get('schema_version')!r}; this metail reads {SCHEMA_VERSION}"]
+    if doc.get("schema_version") not in SCHEMA_VERSIONS:
+        return [
+            f"schema version {doc.get('schema_version')!r}; this metail reads {SCHEMA_VERSIONS}"
+        ]
     for key, typ in _TOP.items():
         if not isinstance(doc.get(key), typ) or isinstance(doc.get(key), bool) != (typ is bool):
             return [f"field {key!r} missing or not of type {typ.__name__}"]
     if doc["checksum"] != checksum(doc):
         return ["checksum mismatch: the file was edited after it was written"]
     proto = doc["protocol"]
-    if proto.get("version") != PROTOCOL_VERSION or proto.get("name") != PROTOCOL_NAME:
-        return [
-            f"protocol {proto.get('name')!r} (version {proto.get('version')!r}); "
-            f"this leaderboard scores {PROTOCOL_NAME!r}"
-        ]
+    if proto.get("version") not in PROTOCOL_VERSIONS:
+        return [f"protocol version {proto.get('version')!r}; this metail reads {PROTOCOL_VERSIONS}"]
     problems = []
     if suite_sha256 is not None and proto.get("suite_sha256") != suite_sha256:
         problems.append(
@@ -256,6 +262,8 @@ def validate_result(
         config = ProtocolConfig.from_json(doc["config"])
     except (TypeError, ValueError) as e:
         return [*problems, f"config invalid: {e}"]
+    if (config.version, config.name) != (proto.get("version"), proto.get("name")):
+        return [*problems, f"protocol {proto.get('name')!r} does not match its config"]
     refs = doc["references"]
     if references is not None:
         for task_id, ref in refs.items():
@@ -271,10 +279,10 @@ def validate_result(
         problems.append(f"meta_train status {meta.get('status')!r} not in {META_TRAIN_STATUSES}")
     tasks = doc["tasks"]
     expected = {
-        (split, t, k)
+        (split, t, track, k)
         for split in config.splits
         for t in tasks.get(split, [])
-        for k in config.k_values
+        for track, k in config.conditions()
     }
     if set(tasks) != set(config.splits):
         problems.append(f"tasks cover splits {sorted(tasks)}, config says {list(config.splits)}")
@@ -284,7 +292,7 @@ def validate_result(
         if problem:
             problems.append(problem)
             continue
-        key = (job.get("split"), job.get("task"), job.get("k"))
+        key = job_key(job)
         if key not in expected or key in seen:
             problems.append(f"job {key!r} is unexpected or duplicated")
         seen.add(key)

@@ -24,8 +24,12 @@ from metail_envs.executors import RETRIES, Executor, Job, check_workers, make_ex
 
 from . import results as R
 from .agent import AgentResolutionError, AgentSpec
-from .protocol import MIN_SEEDS, ProtocolConfig, job_seed
+from .jobs import JobSpec
+from .protocol import MIN_SEEDS, ProtocolConfig
 from .stats import normalised_score
+
+JobKey = tuple[str, str, str, int]
+"""(split, task id, track, K): one evaluation job of an (agent, seed)."""
 
 PROBE_CAP_S = 120.0
 """Time allowed to import an agent class."""
@@ -53,7 +57,7 @@ class _Run:
     path: Path
     checkpoint: Path
     doc: dict[str, Any]
-    todo: list[tuple[str, str, int]]
+    todo: list[JobKey]
     wall_base: float = 0.0
     session_start: float = field(default_factory=time.monotonic)
 
@@ -86,9 +90,16 @@ def _normalise_seeds(seeds: int | Sequence[int]) -> list[int]:
     return out
 
 
+def _split_ids(suite: Any, split: str) -> list[str]:
+    return [suite.nominal.id] if split == "nominal" else [t.id for t in suite.split(split)]
+
+
 def resolve_tasks(suite: Any, config: ProtocolConfig) -> tuple[dict[str, list[str]], list[str]]:
-    """The evaluation task ids per split and the training task ids the config selects."""
-    by_split = {s: [t.id for t in suite.split(s)] for s in config.splits}
+    """The evaluation task ids per split and the training task ids the config selects.
+
+    Training tasks that are evaluated (held out, for tuning) are never given to meta-training.
+    """
+    by_split = {s: _split_ids(suite, s) for s in config.splits}
     if config.tasks is not None:
         known = {t for ids in by_split.values() for t in ids}
         unknown = [t for t in config.tasks if t not in known]
@@ -110,7 +121,8 @@ def resolve_tasks(suite: Any, config: ProtocolConfig) -> tuple[dict[str, list[st
         if unknown:
             raise ValueError(f"train_tasks {unknown} are not training tasks of {suite.name!r}")
         train = list(config.train_tasks)
-    return by_split, train
+    held_out = set(by_split.get("train", []))
+    return by_split, [t for t in train if t not in held_out]
 
 
 def _references(api: Any, suite: Any, data_dir: Any, ids: list[str]) -> dict[str, dict]:
@@ -130,8 +142,10 @@ def _references(api: Any, suite: Any, data_dir: Any, ids: list[str]) -> dict[str
 class Evaluation:
     """One call of :func:`evaluate`: the runs, their result files, and their jobs on an executor."""
 
-    def __init__(self, runs: list[_Run], config: ProtocolConfig, common: dict[str, Any]) -> None:
-        self.runs, self.config, self.common = runs, config, common
+    def __init__(
+        self, runs: list[_Run], config: ProtocolConfig, common: dict[str, Any], suite: Any
+    ) -> None:
+        self.runs, self.config, self.common, self.suite = runs, config, common, suite
 
     def job(self, fn: str, args: dict[str, Any], tag: Any, start_cap: float) -> Job:
         """A job of :mod:`._worker` under the protocol's caps (``start_cap`` before a phase)."""
@@ -150,9 +164,8 @@ class Evaluation:
 
     def queue_evals(self, run: _Run) -> None:
         for key in run.todo:
-            split, task, k = key
-            args = {**self._agent_args(run), "task": task, "k": k}
-            args["job_seed"] = job_seed(run.seed, task, k)
+            split, task, track, k = key
+            args = {**self._agent_args(run), "split": split, "task": task, "track": track, "k": k}
             self.executor.submit(self.job("evaluate", args, ("eval", run, key), LOAD_CAP_S))
 
     def write(self, run: _Run) -> None:
@@ -187,16 +200,20 @@ class Evaluation:
         run.todo.remove(key)
         self.write(run)
 
-    def _record(self, run: _Run, key: tuple[str, str, int], payload: dict[str, Any]) -> None:
-        split, task, k = key
+    def _record(self, run: _Run, key: JobKey, payload: dict[str, Any]) -> None:
+        split, task, track, k = key
+        spec = JobSpec(self.suite.task(task), split, track, k, run.seed, self.config)
         entry: dict[str, Any] = {
             "split": split,
             "task": task,
+            "track": track,
             "k": k,
-            "job_seed": job_seed(run.seed, task, k),
+            "job_seed": spec.job_seed,
             "status": "ok" if payload["ok"] else "failed",
             "error": None if payload["ok"] else payload["error"],
+            "demos": payload.get("demos"),
             "adapt_time_s": payload.get("adapt_time_s"),
+            "adapt_stats": payload.get("adapt_stats"),
             "eval_time_s": payload.get("eval_time_s"),
             "returns": payload.get("returns"),
             "lengths": payload.get("lengths"),
@@ -317,7 +334,7 @@ def evaluate(
         "name": suite.name,  # versioned by name: hopper-v1
         "sha256": suite.sha256,
     }
-    keys = [(s, t, k) for s, ids in tasks.items() for t in ids for k in config.k_values]
+    keys = [(s, t, tr, k) for s, ids in tasks.items() for t in ids for tr, k in config.conditions()]
 
     runs = []
     for spec in specs:
@@ -336,7 +353,7 @@ def evaluate(
                     data_hash=dhash, tasks=tasks, references=refs, started=_now(),
                 )  # fmt: skip
                 _reuse_checkpoint(doc, checkpoint)
-            done = {(j["split"], j["task"], j["k"]) for j in doc["jobs"]}
+            done = {R.job_key(j) for j in doc["jobs"]}
             todo = [key for key in keys if key not in done]
             if doc["meta_train"]["status"] == "ok" and todo and not checkpoint.exists():
                 doc["meta_train"] = {"status": "pending", "error": None, "time_s": None}
@@ -351,7 +368,7 @@ def evaluate(
     own = not isinstance(executor, Executor)
     pool = make_executor(executor, workers, ray_address, retries) if own else executor
     try:
-        Evaluation(runs, config, common).execute(pool, progress)
+        Evaluation(runs, config, common, suite).execute(pool, progress)
     finally:
         if own:
             pool.close()
