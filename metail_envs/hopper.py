@@ -283,7 +283,8 @@ class HopperVariantEnv(gym.Env):
         # Plain Python floats instead of small NumPy ops: they are most of Hopper-v4's overhead.
         qpos, ctrl = self._qpos, self._ctrl
         x_before = qpos[0]
-        if np.shape(action) != _ACTION_SHAPE:
+        shape = action.shape if type(action) is np.ndarray else np.shape(action)
+        if shape != _ACTION_SHAPE:
             raise ValueError(f"action must have shape (3,), got {checks.show(action)}")
         try:
             ctrl[:] = action

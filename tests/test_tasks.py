@@ -179,3 +179,13 @@ def test_dynamics_switch_keeps_the_compiled_model(suite):
     assert env.unwrapped.model is not model
     new = env.unwrapped.model
     assert math.isclose(new.geom("leg_geom").size[1], 0.9 * model.geom("leg_geom").size[1])
+
+
+@pytest.mark.parametrize("name", ["hopper-v0", "hopper-v1", "hopper-rand-params-v0"])
+def test_every_committed_task_passes_the_suite_id_check(name):
+    from metail_envs.tasks import check_suite_task
+
+    for task in load_suite(name).tasks:
+        check_suite_task(task)
+        check_suite_task(pickle.loads(pickle.dumps(task)))  # unpickled through Task(...)
+        assert Task.from_json(task.to_json()) == task
