@@ -3,8 +3,10 @@
 A :class:`Task` is one Hopper variant: an immutable set of parameter values with an id. A
 :class:`TaskSampler` draws tasks from per-parameter distributions with its own seeded generator.
 A :class:`Suite` is a committed JSON file under ``suites/`` holding both the distribution it was
-drawn from and the frozen train / test / ood splits; :func:`load_suite` reads it and checks that
-the splits are what the definition's seed produces, so a split is never silently edited.
+drawn from and the frozen train / test / ood splits; :func:`load_suite` reads it by name (never a
+path), and the tests check that each file's splits are what its definition's seed draws, so a
+split is never silently edited. Every constructor here refuses bad input with a ``TypeError`` or
+``ValueError`` naming the argument (see ``tests/test_bad_inputs.py``).
 """
 
 from __future__ import annotations
