@@ -25,13 +25,24 @@ from .protocol import (
     BOOTSTRAP_SEED,
     CONFIDENCE,
     FAILED_SCORE,
+    HEADLINE,
     MIN_SEEDS,
-    PROTOCOL_NAME,
+    PROTOCOL_VERSION,
+    SECOND_BASELINE_AGENT,
     ProtocolConfig,
 )
 
-Cell = tuple[str, int]
-"""A (split, K) column of the leaderboard."""
+Cell = tuple[str, str, int]
+"""A (split, track, K) column of the leaderboard."""
+
+
+def condition_label(track: str, k: int) -> str:
+    """``short K=5``; K=0 is the same on every track: ``K=0``."""
+    return "K=0" if k == 0 else f"{track} K={k}"
+
+
+def _official(version: int) -> ProtocolConfig:
+    return ProtocolConfig() if version == PROTOCOL_VERSION else ProtocolConfig.v1()
 
 
 @dataclass
@@ -57,6 +68,8 @@ class Entry:
     errors: list[str] = field(default_factory=list)
     meta_train_s: float | None = None
     adapt_s: tuple[float, float] | None = None
+    adapt_steps: float | None = None
+    """Mean gradient steps (or forward passes) per adaptation, as the agent reported them."""
     summary: dict[Cell, dict[str, Any]] = field(default_factory=dict)
 
 
@@ -72,7 +85,14 @@ class Leaderboard:
     cells: list[Cell]
     baseline: str
     resamples: int
+    version: int = PROTOCOL_VERSION
+    """The protocol version shown; an older one is an archived leaderboard."""
     outputs: dict[str, Path] = field(default_factory=dict)
+
+    @property
+    def baselines(self) -> list[str]:
+        """The agents every entry's probability of improvement is computed against."""
+        return [b for b in (self.baseline, SECOND_BASELINE_AGENT) if b]
 
     def markdown(self) -> str:
         """The leaderboard as Markdown."""
@@ -122,17 +142,20 @@ def load_leaderboard(
     for path in _result_files(root):
         try:
             doc = R.read_result(path)
-            problems = R.validate_result(
-                doc, suite_sha256=suite_sha, data_hash=dhash, references=refs
-            )
-        except R.ResultError as e:
+            current = doc.get("protocol", {}).get("version") == PROTOCOL_VERSION
+            # an archived version is checked for itself; its data and references were others
+            expect = dict(suite_sha256=suite_sha, data_hash=dhash, references=refs)
+            problems = R.validate_result(doc, **(expect if current else {}))
+        except (R.ResultError, AttributeError) as e:
             problems = [str(e)]
         if problems:
             excluded.append(Excluded(str(path), problems))
         else:
             valid.append((path, doc))
 
-    official_key = json.dumps(ProtocolConfig().settings(), sort_keys=True)
+    versions = {doc["protocol"]["version"] for _, doc in valid}
+    version = PROTOCOL_VERSION if PROTOCOL_VERSION in versions or not versions else max(versions)
+    official_key = json.dumps(_official(version).settings(), sort_keys=True)
     counts = Counter(_settings_key(doc) for _, doc in valid)
     if official_key in counts or not counts:
         key = official_key
@@ -165,16 +188,23 @@ def load_leaderboard(
     config = ProtocolConfig.from_json({k: v for k, v in settings.items()})
     docs = [d for _, d in chosen.values()]
     tasks = {s: docs[0]["tasks"][s] for s in config.splits} if docs else {}
-    cells = [(s, k) for s in config.splits for k in config.k_values]
+    conditions = sorted(config.conditions(), key=_headline_order)
+    cells = [(s, track, k) for s in config.splits for track, k in conditions]
     entries = _entries(chosen, tasks, cells)
     board = Leaderboard(
-        entries, excluded, settings, key == official_key, tasks, cells, baseline, resamples
-    )
+        entries, excluded, settings, key == official_key, tasks, cells, baseline, resamples,
+        version,
+    )  # fmt: skip
     _summarise(board, resamples, seed)
     if cells:
-        top = (cells[0][0], max(k for _, k in cells))
+        top = cells[0]  # the headline: the first split's short track at the largest K
         board.entries.sort(key=lambda e: (-e.summary[top]["iqm"], e.name))
     return board
+
+
+def _headline_order(condition: tuple[str, int]) -> tuple[int, str, int]:
+    rank = HEADLINE.index(condition) if condition in HEADLINE else len(HEADLINE)
+    return (rank, *condition)
 
 
 def _entries(
@@ -195,16 +225,17 @@ def _entries(
             seeds=[d["seed"] for _, d in items],
             files=[str(p) for p, _ in items],
         )
-        adapt_times = []
+        adapt_times: list[float] = []
+        adapt_steps: list[float | None] = []
         meta_times = []
         for cell in cells:
-            split, k = cell
+            split, track, k = cell
             mat = np.full((len(items), len(tasks[split])), FAILED_SCORE)
             fails = 0
             for row, (_, doc) in enumerate(items):
-                jobs = {(j["task"], j["k"]): j for j in doc["jobs"] if j["split"] == split}
+                jobs = {R.job_key(j)[1:]: j for j in doc["jobs"] if j["split"] == split}
                 for col, task in enumerate(tasks[split]):
-                    job = jobs[(task, k)]
+                    job = jobs[(task, track, k)]
                     if job["status"] == "ok":
                         mat[row, col] = job["score"]
                     else:
@@ -218,6 +249,9 @@ def _entries(
             if doc["meta_train"]["time_s"] is not None:
                 meta_times.append(doc["meta_train"]["time_s"])
             adapt_times += [j["adapt_time_s"] for j in doc["jobs"] if j["status"] == "ok"]
+            adapt_steps += [_steps(j) for j in doc["jobs"] if j["status"] == "ok" and j["k"]]
+        adapt_steps = [n for n in adapt_steps if n is not None]
+        entry.adapt_steps = float(np.mean(adapt_steps)) if adapt_steps else None
         entry.meta_train_s = float(np.mean(meta_times)) if meta_times else None
         entry.adapt_s = (
             (float(np.mean(adapt_times)), float(np.max(adapt_times))) if adapt_times else None
@@ -226,21 +260,29 @@ def _entries(
     return entries
 
 
+def _steps(job: dict[str, Any]) -> float | None:
+    """Gradient steps of an adaptation, else its forward passes, as the agent reported them."""
+    reported = job.get("adapt_stats") or {}
+    return reported.get("gradient_steps", reported.get("forward_passes"))
+
+
 def _summarise(board: Leaderboard, resamples: int, seed: int) -> None:
-    base = next((e for e in board.entries if e.name == board.baseline), None)
+    by_name = {e.name: e for e in board.entries}
     for entry in board.entries:
         for cell in board.cells:
             s = stats.summarise(
                 entry.scores[cell], resamples=resamples, confidence=CONFIDENCE, seed=seed
             )
-            if base is not None and entry is not base:
+            s["poi"] = {}
+            for name in board.baselines:
+                base = by_name.get(name)
+                if base is None or base is entry:
+                    continue
                 x, y = entry.scores[cell], base.scores[cell]
-                s["poi"] = float(stats.probability_of_improvement(x, y))
-                s["poi_ci"] = list(
-                    stats.probability_of_improvement_ci(
-                        x, y, resamples=resamples, confidence=CONFIDENCE, seed=seed
-                    )
+                ci = stats.probability_of_improvement_ci(
+                    x, y, resamples=resamples, confidence=CONFIDENCE, seed=seed
                 )
+                s["poi"][name] = (float(stats.probability_of_improvement(x, y)), *map(float, ci))
             entry.summary[cell] = s
 
 
@@ -264,40 +306,48 @@ def _settings_text(board: Leaderboard) -> str:
 
 
 def _main_rows(board: Leaderboard, split: str) -> tuple[list[str], list[list[str]]]:
-    ks = [k for s, k in board.cells if s == split]
+    conds = [(track, k) for s, track, k in board.cells if s == split]
+    pct = f"{CONFIDENCE:.0%}"
     header = ["agent", "seeds"]
-    for k in ks:
-        header += [f"K={k} IQM [95% CI]", f"K={k} mean"]
-    header += ["failures", "meta-train s/seed", "adapt s mean / max"]
+    header += [f"{condition_label(*c)} IQM [{pct} CI]" for c in conds]
+    if board.cells:
+        header.append(f"P(> {board.baseline}), {condition_label(*conds[0])}")
+    header += ["failures", "meta-train s/seed", "adapt s mean / max", "adapt steps"]
     rows = []
     for e in board.entries:
         seeds = f"{len(e.seeds)}" + (f" (< {MIN_SEEDS})" if len(e.seeds) < MIN_SEEDS else "")
         row = [_label(e), seeds]
         fails = total = 0
-        for k in ks:
-            s = e.summary[(split, k)]
+        for track, k in conds:
+            s = e.summary[(split, track, k)]
             lo, hi = s["iqm_ci"]
-            row += [f"{s['iqm']:.1f} [{lo:.1f}, {hi:.1f}]", f"{s['mean']:.1f}"]
-            fails += e.failures[(split, k)]
-            total += e.scores[(split, k)].size
+            row.append(f"{s['iqm']:.1f} [{lo:.1f}, {hi:.1f}]")
+            fails += e.failures[(split, track, k)]
+            total += e.scores[(split, track, k)].size
+        if board.cells:
+            row.append(_poi_text(e.summary[(split, *conds[0])], board.baseline))
         adapt = "–" if e.adapt_s is None else f"{e.adapt_s[0]:.2f} / {e.adapt_s[1]:.2f}"
-        row += [f"{fails}/{total}", _f(e.meta_train_s), adapt]
+        row += [f"{fails}/{total}", _f(e.meta_train_s), adapt, _f(e.adapt_steps, 0)]
         rows.append(row)
     return header, rows
 
 
+def _poi_text(summary: dict[str, Any], baseline: str) -> str:
+    poi = summary["poi"].get(baseline)
+    return "–" if poi is None else f"{poi[0]:.2f} [{poi[1]:.2f}, {poi[2]:.2f}]"
+
+
 def _extra_rows(board: Leaderboard) -> tuple[list[str], list[list[str]]]:
-    header = ["agent", "split", "K", "median", "optimality gap", f"P(> {board.baseline}) [95% CI]"]
+    pct = f"{CONFIDENCE:.0%}"
+    header = ["agent", "split", "condition", "mean", "median", "optimality gap"]
+    header += [f"P(> {b}) [{pct} CI]" for b in board.baselines]
     rows = []
     for e in board.entries:
-        for split, k in board.cells:
-            s = e.summary[(split, k)]
-            poi = "–"
-            if "poi" in s:
-                poi = f"{s['poi']:.2f} [{s['poi_ci'][0]:.2f}, {s['poi_ci'][1]:.2f}]"
-            rows.append(
-                [_label(e), split, str(k), f"{s['median']:.1f}", f"{s['optimality_gap']:.1f}", poi]
-            )
+        for split, track, k in board.cells:
+            s = e.summary[(split, track, k)]
+            row = [_label(e), split, condition_label(track, k), f"{s['mean']:.1f}"]
+            row += [f"{s['median']:.1f}", f"{s['optimality_gap']:.1f}"]
+            rows.append(row + [_poi_text(s, b) for b in board.baselines])
     return header, rows
 
 
@@ -308,8 +358,10 @@ def _md_table(header: list[str], rows: list[list[str]]) -> str:
 
 
 def _intro(board: Leaderboard) -> list[str]:
+    name = _official(board.version).name
+    archived = "" if board.version == PROTOCOL_VERSION else " (ARCHIVED: not the current protocol)"
     return [
-        f"Protocol: {PROTOCOL_NAME}; {_settings_text(board)}.",
+        f"Protocol: {name}{archived}; {_settings_text(board)}.",
         "Score per task: 100 × (R − R_random) / (R_expert − R_random). IQM over (seed × task) "
         f"scores with a {CONFIDENCE:.0%} stratified-bootstrap interval ({board.resamples} "
         "resamples, seeded). Failed jobs count as score 0. Reference agents prove the "
@@ -389,7 +441,7 @@ def _plots(board: Leaderboard, out: Path, seed: int) -> dict[str, Path]:
     if not board.entries:
         return {}
     splits = list(board.tasks)
-    ks = sorted({k for _, k in board.cells})
+    ks = list(dict.fromkeys((track, k) for _, track, k in board.cells))  # conditions, in order
     names = [_label(e) for e in board.entries]
     colors = plt.get_cmap("tab10")
     paths: dict[str, Path] = {}
@@ -402,7 +454,7 @@ def _plots(board: Leaderboard, out: Path, seed: int) -> dict[str, Path]:
         for j, k in enumerate(ks):
             ax = axes[i][j]
             for y, e in enumerate(board.entries):
-                s = e.summary[(split, k)]
+                s = e.summary[(split, *k)]
                 lo, hi = s["iqm_ci"]
                 ax.plot([lo, hi], [y, y], color=colors(y % 10), lw=6, alpha=0.5)
                 ax.plot([s["iqm"]], [y], "|", color="k", ms=12)
@@ -410,11 +462,11 @@ def _plots(board: Leaderboard, out: Path, seed: int) -> dict[str, Path]:
             ax.axvline(0, color="grey", lw=0.5)
             ax.set_ylim(len(names) - 0.5, -0.5)  # best first, at the top
             ax.axvline(100, color="grey", lw=0.5, ls="--")
-            ax.set_title(f"{split}, K={k}")
+            ax.set_title(f"{split}, {condition_label(*k)}")
             ax.set_xlabel("IQM normalised score")
     fig.tight_layout()
-    paths["IQM with 95% intervals"] = out / "iqm.png"
-    fig.savefig(paths["IQM with 95% intervals"], dpi=100)
+    paths[f"IQM with {CONFIDENCE:.0%} intervals"] = out / "iqm.png"
+    fig.savefig(paths[f"IQM with {CONFIDENCE:.0%} intervals"], dpi=100)
     plt.close(fig)
 
     fig, axes = plt.subplots(
@@ -427,12 +479,12 @@ def _plots(board: Leaderboard, out: Path, seed: int) -> dict[str, Path]:
         for j, k in enumerate(ks):
             ax = axes[i][j]
             for y, e in enumerate(board.entries):
-                m = e.scores[(split, k)]
+                m = e.scores[(split, *k)]
                 prof = stats.performance_profile(m, taus)
                 lo, hi = stats.performance_profile_ci(m, taus, resamples=board.resamples, seed=seed)
                 ax.plot(taus, prof, color=colors(y % 10), label=names[y])
                 ax.fill_between(taus, lo, hi, color=colors(y % 10), alpha=0.2)
-            ax.set_title(f"{split}, K={k}")
+            ax.set_title(f"{split}, {condition_label(*k)}")
             ax.set_xlabel("normalised score τ")
             if j == 0:
                 ax.set_ylabel("fraction of runs > τ")
@@ -450,12 +502,14 @@ def _plots(board: Leaderboard, out: Path, seed: int) -> dict[str, Path]:
     for i, split in enumerate(splits):
         ax = axes[0][i]
         rows = [(e, k) for e in board.entries for k in ks]
-        grid = np.array([e.scores[(split, k)].mean(axis=0) for e, k in rows])
+        grid = np.array([e.scores[(split, *k)].mean(axis=0) for e, k in rows])
         im = ax.imshow(grid, cmap="viridis", vmin=0, vmax=100, aspect="auto")
         for (r, c), v in np.ndenumerate(grid):  # the colour saturates; the number does not
             ax.text(c, r, f"{round(v)}", ha="center", va="center", fontsize=6,
                     color="black" if v > 60 else "white")  # fmt: skip
-        ax.set_yticks(range(len(rows)), [f"{_label(e)} K={k}" for e, k in rows], fontsize=7)
+        ax.set_yticks(
+            range(len(rows)), [f"{_label(e)} {condition_label(*k)}" for e, k in rows], fontsize=7
+        )
         short = [t.rsplit("/", 1)[-1] for t in board.tasks[split]]
         ax.set_xticks(range(len(short)), short, fontsize=7)
         ax.set_title(f"{split}: mean score per task")

@@ -72,6 +72,14 @@ CONFIDENCE = 0.95
 BASELINE_AGENT = "single_task_bc"
 """Agent name the probability of improvement is computed against: the floor every method must
 beat (behavioural cloning from the K demonstrations alone)."""
+HEADLINE: tuple[tuple[str, int], ...] = (
+    ("short", 5),
+    ("short", 1),
+    ("full", 5),
+    ("full", 1),
+    ("full", 0),
+)
+"""The leaderboard's column order: the short track leads, then the full track, then K=0."""
 SECOND_BASELINE_AGENT = "bc"
 """A second comparison: pooled behavioural cloning fine-tuned on the K demonstrations."""
 FAILED_SCORE = 0.0

@@ -40,7 +40,8 @@ TAMPERS = {
     "edited": (_edit_return, False, "checksum mismatch"),
     "edited-resealed": (_edit_return, True, "mean_return does not match"),
     "score-inconsistent": (_edit_return_consistently, True, "score does not match"),
-    "protocol-v2": (lambda d: d["protocol"].update(version=2), True, "this leaderboard scores"),
+    "protocol-v3": (lambda d: d["protocol"].update(version=3), True, "this metail reads (1, 2)"),
+    "v1-label-on-v2": (lambda d: d["protocol"].update(version=1), True, "does not match its config"),
     "other-demos": (lambda d: d["protocol"].update(data_hash="0" * 64), True, "demonstration hash"),
     "other-split": (lambda d: d["protocol"].update(suite_sha256="f" * 64), True, "split-file hash"),
     "other-refs": (
@@ -143,14 +144,16 @@ def test_leaderboard_scores_valid_files_and_lists_the_rest(tiny_run, tiny_data, 
     for cell in board.cells:
         assert by_name["expert"].summary[cell]["iqm"] == pytest.approx(100.0, abs=1e-4)
         assert by_name["metail_test_agents:RaisingAgent"].failures[cell] == 2
-        assert 0.0 <= by_name["expert"].summary[cell]["poi"] <= 1.0
-        assert "poi" not in by_name["mean"].summary[cell]  # the baseline itself
+        poi, lo, hi = by_name["expert"].summary[cell]["poi"]["mean"]
+        assert 0.0 <= lo <= poi <= hi <= 1.0
+        assert "mean" not in by_name["mean"].summary[cell]["poi"]  # the baseline itself
 
     md = (board_dir / "leaderboard" / "leaderboard.md").read_text()
     assert md == board.markdown()
-    assert "NON-STANDARD settings" in md and "hopper-v1, protocol v1" in md
+    assert "NON-STANDARD settings" in md and "hopper-v1, protocol v2" in md
     assert "| expert (reference) | 2 (< 5) | 100.0 [100.0, 100.0]" in md
     assert "adapt exploded on purpose" in md and "4/4" in md
+    assert md.index("full K=1 IQM") < md.index("K=0 IQM")  # demonstrations lead, K=0 last
     assert "P(> mean)" in md and "duplicate.json" in md
     page = (board_dir / "leaderboard" / "leaderboard.html").read_text()
     assert "<table>" in page and "iqm.png" in page and "heatmap.png" in page
