@@ -107,3 +107,51 @@ class SlowAgent(MeanActionAgent):
     def adapt(self, demos):
         time.sleep(self.delay)
         return super().adapt(demos)
+
+
+class ClockPolicy:
+    """A stateful policy: each episode's action follows its own step count and the running sum
+    of its own observations, so a state mixed up between episodes changes the actions.
+    ``by_row=True`` is the bug the interface prevents: state kept per batch row, not per episode."""
+
+    def __init__(self, gain: float, by_row: bool = False) -> None:
+        self.gain, self.by_row = gain, by_row
+        self.adapt_stats = {"forward_passes": 0}
+
+    def reset(self, n_episodes: int) -> None:
+        self.steps = np.zeros(n_episodes)
+        self.memory = np.zeros((n_episodes, 11))
+
+    def act(self, obs: np.ndarray, episode_ids: np.ndarray) -> np.ndarray:
+        ids = np.arange(len(obs)) if self.by_row else episode_ids
+        self.steps[ids] += 1
+        self.memory[ids] += obs
+        phase = self.gain * self.steps[ids, None] + 0.01 * self.memory[ids, :3]
+        return np.sin(phase * np.array([1.0, 1.7, 2.3]))
+
+
+class ClockAgent(Agent):
+    """Adapts nothing; its policy is stateful (reset, act(obs, episode_ids))."""
+
+    def __init__(self, gain: float = 0.3, by_row: bool = False) -> None:
+        self.gain, self.by_row = gain, by_row
+
+    def meta_train(self, demos, seed):
+        pass
+
+    def adapt(self, demos):
+        return ClockPolicy(self.gain, self.by_row)
+
+
+class CountingPolicy(MeanActionPolicy):
+    def __init__(self, action: np.ndarray, examples: int) -> None:
+        super().__init__(action)
+        self.adapt_stats = {"examples": examples, "gradient_steps": 0}
+
+
+class CountingAgent(MeanActionAgent):
+    """Reports how many transitions ``adapt`` was given, as its adaptation stats."""
+
+    def adapt(self, demos):
+        policy = super().adapt(demos)
+        return CountingPolicy(policy.action, sum(len(t.acts) for t in demos))

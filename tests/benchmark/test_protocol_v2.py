@@ -1,0 +1,115 @@
+"""Protocol v2: the short track's windows, demonstrations drawn per seed, stateful policies and
+adaptation stats, through the real runner (worker processes, files on disk)."""
+
+from __future__ import annotations
+
+import pytest
+from metail_test_agents import ClockPolicy
+from tinybench import MAX_STEPS, load, tiny_config
+
+import metail_envs
+from metail_envs.benchmark import AgentSpec, ProtocolConfig, evaluate, evaluation
+from metail_envs.benchmark.protocol import draw_demos
+
+pytestmark = pytest.mark.filterwarnings("ignore:.*below the protocol's minimum")
+
+
+def _alone(policy_factory, task, seeds) -> list[float]:
+    """Each episode run alone, with a fresh policy: what a batch must reproduce."""
+    out = []
+    for seed in seeds:
+        envs = evaluation.make_envs(task, 1, MAX_STEPS)
+        returns, _ = evaluation.run_episodes(policy_factory(), envs, [seed])
+        out.append(returns[0])
+    return out
+
+
+def test_stateful_policy_keeps_each_episodes_state_when_others_end():
+    task = metail_envs.load_suite("hopper-v1").test[0]
+    seeds = [1000 + i for i in range(4)]
+    envs = evaluation.make_envs(task, len(seeds), MAX_STEPS)
+    returns, lengths = evaluation.run_episodes(ClockPolicy(0.3), envs, seeds)
+    assert len(set(lengths)) > 1  # episodes end at different steps, so rows shift
+    assert returns == pytest.approx(_alone(lambda: ClockPolicy(0.3), task, seeds), abs=1e-12)
+    # the same policy keeping its state by batch row gets other returns: the test can fail
+    envs = evaluation.make_envs(task, len(seeds), MAX_STEPS)
+    by_row, _ = evaluation.run_episodes(ClockPolicy(0.3, by_row=True), envs, seeds)
+    assert by_row != pytest.approx(returns, abs=1e-6)
+
+
+def test_stateful_agent_through_evaluate(tmp_path, tiny_data):
+    config = tiny_config()
+    [path] = evaluate(
+        AgentSpec("metail_test_agents:ClockAgent", {"gain": 0.3}),
+        out=tmp_path, seeds=[0], config=config, data_dir=tiny_data, workers=1, progress=False,
+    )  # fmt: skip
+    doc = load(path)
+    assert doc["complete"] and all(j["status"] == "ok" for j in doc["jobs"])
+    suite = metail_envs.load_suite("hopper-v1")
+    for job in doc["jobs"]:
+        alone = _alone(lambda: ClockPolicy(0.3), suite.task(job["task"]), config.reset_seeds())
+        assert job["returns"] == pytest.approx(alone, abs=1e-12)
+        assert job["adapt_stats"] == {"forward_passes": 0}
+
+
+def test_short_track_gives_windows_drawn_per_seed(tmp_path, tiny_data):
+    config = tiny_config(tracks=("full", "short"), k_values=(1,), short_k_values=(1,))
+    paths = evaluate(
+        AgentSpec("metail_test_agents:CountingAgent"),
+        out=tmp_path, seeds=[0, 1, 2], config=config, data_dir=tiny_data, workers=2,
+        progress=False,
+    )  # fmt: skip
+    docs = [load(p) for p in paths]
+    windows = {}
+    for doc in docs:
+        assert doc["complete"] and len(doc["jobs"]) == 2 * len(config.tasks)
+        for job in doc["jobs"]:
+            [[index, start, stop]] = job["demos"]
+            size = stop - start
+            assert job["adapt_stats"]["examples"] == size
+            assert size == (config.short_window if job["track"] == "short" else MAX_STEPS_DEMO)
+            windows.setdefault((job["task"], job["track"]), set()).add((index, start))
+    # across 3 seeds the short windows are not all the same one
+    assert any(len(w) > 1 for (task, track), w in windows.items() if track == "short")
+
+
+MAX_STEPS_DEMO = None  # set from the tiny data below
+
+
+@pytest.fixture(autouse=True)
+def _demo_length(tiny_data):
+    global MAX_STEPS_DEMO
+    from metail_envs import data
+
+    task = metail_envs.load_suite("hopper-v1").test[0]
+    MAX_STEPS_DEMO = len(data.load_demos(task, data_dir=tiny_data)[0].acts)
+
+
+def test_draw_is_seeded_distinct_and_v1_takes_the_first():
+    v2 = ProtocolConfig(short_window=50)
+    lengths = [1000] * 20
+    a = draw_demos(v2, 3, "hopper-v1/test/00", 5, "short", lengths)
+    assert a == draw_demos(v2, 3, "hopper-v1/test/00", 5, "short", lengths)
+    assert len({w.index for w in a}) == 5 and all(w.stop - w.start == 50 for w in a)
+    others = {tuple(draw_demos(v2, s, "hopper-v1/test/00", 5, "short", lengths)) for s in range(8)}
+    assert len(others) == 8
+    start = ProtocolConfig(window_start="start")
+    assert all(w.start == 0 for w in draw_demos(start, 3, "t/x/0", 5, "short", lengths))
+    v1 = ProtocolConfig.v1()
+    assert [w.index for w in draw_demos(v1, 7, "t/x/0", 5, "full", lengths)] == [0, 1, 2, 3, 4]
+    with pytest.raises(ValueError, match="K=21"):
+        draw_demos(v2, 0, "t/x/0", 21, "full", lengths)
+    with pytest.raises(ValueError, match="track"):
+        draw_demos(v1, 0, "t/x/0", 1, "short", lengths)
+
+
+def test_v1_config_round_trips_and_is_official():
+    v1 = ProtocolConfig.v1()
+    assert v1.conditions() == (("full", 0), ("full", 1), ("full", 5)) and v1.is_official()
+    legacy = {k: v for k, v in v1.to_json().items() if k in ProtocolConfig.v1().to_json()}
+    for key in ("version", "tracks", "short_k_values", "short_window", "window_start", "demo_draw"):
+        legacy.pop(key)
+    assert ProtocolConfig.from_json(legacy) == v1  # a v1 result file's config
+    v2 = ProtocolConfig()
+    assert v2.is_official() and v2.conditions()[-1] == ("short", 5)
+    assert len(v2.conditions()) == 5
