@@ -104,31 +104,27 @@ def validate(
     seeds: Sequence[int] = (0,),
     n_val: int = 8,
     k_values: Sequence[int] | None = None,
+    tracks: Sequence[str] | None = None,
     episodes: int | None = None,
     max_steps: int | None = None,
     data_dir: str | Path | None = None,
     tasks: Sequence[str] | None = None,
     checkpoints: str | Path | None = None,
 ) -> dict[str, Any]:
-    """Scores of ``agent(**kwargs)`` per seed, task and K on the validation tasks, or on
-    ``tasks`` (training or nominal task ids; training ones are then left out of meta-training).
+    """Scores of ``agent(**kwargs)`` per seed, task, track and K on the validation tasks, or on
+    ``tasks`` (training or nominal task ids; training ones are then left out of meta-training),
+    each from the benchmark's one evaluation job (:func:`metail_envs.benchmark.jobs.evaluate_job`:
+    the same demonstration draw, infos stripped, seeds and caps as ``metail evaluate``).
 
     ``checkpoints``: a directory of ``seed_NNN`` checkpoints meta-trained on every training task;
     they are scored on ``tasks`` (which must then lie outside the training split) for ``seeds``.
     """
     import metail_envs
-    from baselines.base import seed_all
     from metail_envs import data
     from metail_envs.benchmark import ProtocolConfig, resolve_agent
-    from metail_envs.benchmark.evaluation import make_envs, run_episodes
-    from metail_envs.benchmark.protocol import job_seed
+    from metail_envs.benchmark.jobs import JobSpec, evaluate_job
     from metail_envs.benchmark.stats import iqm, normalised_score
 
-    protocol = ProtocolConfig()
-    k_values = tuple(protocol.k_values if k_values is None else k_values)
-    episodes = protocol.episodes if episodes is None else episodes
-    max_steps = protocol.max_steps if max_steps is None else max_steps
-    reset_seeds = [protocol.reset_seed_base + i for i in range(episodes)]
     cls = resolve_agent(agent)
     train, val = validation_split(n_val) if tasks is None else explicit_split(tasks)
     if checkpoints is not None and len(train) != len(metail_envs.load_suite().train):
@@ -136,35 +132,43 @@ def validate(
             "checkpoints are meta-trained on every training task: score only "
             "tasks outside the training split with them (e.g. hopper-v1/nominal)"
         )
+    splits = {task.id: "nominal" if task.id.endswith("/nominal") else "train" for task in val}
+    overrides = {
+        "k_values": k_values, "episodes": episodes, "max_steps": max_steps, "tracks": tracks,
+    }  # fmt: skip
+    protocol = ProtocolConfig(
+        splits=tuple(dict.fromkeys(splits.values())),
+        tasks=tuple(splits),
+        train_tasks=tuple(t.id for t in train),
+        **{
+            k: tuple(v) if isinstance(v, list) else v for k, v in overrides.items() if v is not None
+        },
+    )
     refs = data.load_references(DEFAULT_SUITE, data_dir=data_dir)
     demos = {} if checkpoints else {t.id: data.load_demos(t, data_dir=data_dir) for t in train}
     rows: list[dict[str, Any]] = []
     for seed in seeds:
         with _meta_trained(cls, kwargs, demos, seed, checkpoints, data_dir) as (ckpt, meta_train_s):
             for task in val:
-                for k in k_values:
-                    fresh = cls.load(ckpt)
-                    seed_all(job_seed(seed, task.id, k))
-                    start = time.perf_counter()
-                    policy = fresh.adapt(data.load_demos(task, n=k, data_dir=data_dir) if k else [])
-                    adapt_s = time.perf_counter() - start
-                    envs = make_envs(task, episodes, max_steps)
-                    returns, _ = run_episodes(policy, envs, reset_seeds)
+                for track, k in protocol.conditions():
+                    spec = JobSpec(task, splits[task.id], track, k, seed, protocol, data_dir)
+                    payload = evaluate_job(cls.load(ckpt), spec)  # the one evaluation job
                     ref = refs[task.id]
                     score = normalised_score(
-                        float(np.mean(returns)), ref["random_mean"], ref["expert_mean"]
+                        float(np.mean(payload["returns"])), ref["random_mean"], ref["expert_mean"]
                     )
-                    rows.append({"seed": seed, "task": task.id, "k": k, "score": float(score),
-                                 "adapt_s": adapt_s, "meta_train_s": meta_train_s})  # fmt: skip
-    summary = {
-        str(k): {
-            "iqm": float(iqm(np.array([r["score"] for r in rows if r["k"] == k]))),
-            "mean": float(np.mean([r["score"] for r in rows if r["k"] == k])),
-        }
-        for k in k_values
-    }
+                    rows.append({"seed": seed, "task": task.id, "track": track, "k": k,
+                                 "score": float(score), "returns": payload["returns"],
+                                 "demos": payload["demos"], "adapt_s": payload["adapt_time_s"],
+                                 "adapt_stats": payload["adapt_stats"],
+                                 "meta_train_s": meta_train_s})  # fmt: skip
+    summary = {}
+    for track, k in protocol.conditions():
+        scores = [r["score"] for r in rows if (r["track"], r["k"]) == (track, k)]
+        label = "K=0" if k == 0 else f"{track} K={k}"
+        summary[label] = {"iqm": float(iqm(np.array(scores))), "mean": float(np.mean(scores))}
     return {"agent": agent, "kwargs": kwargs, "val_tasks": [t.id for t in val],
-            "summary": summary, "rows": rows}  # fmt: skip
+            "protocol": protocol.to_json(), "summary": summary, "rows": rows}  # fmt: skip
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -183,7 +187,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--checkpoints",
         help="score the meta-trained seed_NNN checkpoints in this directory (no meta-training)",
     )
-    p.add_argument("--k-values", type=int, nargs="+")
+    p.add_argument("--k-values", type=int, nargs="+", help="K values of the full track")
+    p.add_argument("--tracks", nargs="+", help="default: every track of the protocol")
     p.add_argument("--episodes", type=int)
     p.add_argument("--max-steps", type=int)
     p.add_argument("--data-dir")
@@ -193,7 +198,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     torch.set_num_threads(1)
     result = validate(
-        a.agent, json.loads(a.kwargs), seeds=a.seeds, n_val=a.val_tasks, k_values=a.k_values,
+        a.agent, json.loads(a.kwargs), seeds=a.seeds, n_val=a.val_tasks, k_values=a.k_values, tracks=a.tracks,
         episodes=a.episodes, max_steps=a.max_steps, data_dir=a.data_dir, tasks=a.tasks,
         checkpoints=a.checkpoints,
     )  # fmt: skip

@@ -20,7 +20,7 @@ SPECS = {
 
 def test_every_baseline_through_evaluate(tiny_data_dir, suite, tmp_path):
     config = ProtocolConfig(
-        splits=("test",), k_values=(0, 2), episodes=2, max_steps=30,
+        splits=("test",), k_values=(0, 2), tracks=("full",), episodes=2, max_steps=30,
         tasks=(suite.test[0].id,), train_tasks=tuple(t.id for t in suite.train[:2]),
         adapt_cap_s=30.0, act_cap_s=5.0, meta_train_cap_s=60.0,
     )  # fmt: skip

@@ -18,12 +18,12 @@ def test_validation_split_is_fixed_and_disjoint(suite):
 def test_validate_scores_the_held_out_tasks(tiny_data_dir):
     result = validate(
         "baselines.maml_bc:MAMLBCAgent", {"config": "small"}, n_val=2, k_values=(0, 1),
-        episodes=1, max_steps=10, data_dir=tiny_data_dir,
+        tracks=("full",), episodes=1, max_steps=10, data_dir=tiny_data_dir,
     )  # fmt: skip
     assert {(r["task"], r["k"]) for r in result["rows"]} == {
         (t, k) for t in result["val_tasks"] for k in (0, 1)
     }
-    assert set(result["summary"]) == {"0", "1"}
+    assert set(result["summary"]) == {"K=0", "full K=1"}
 
 
 def test_explicit_tasks_refuse_test_and_ood(suite):
@@ -42,8 +42,9 @@ def test_shipped_checkpoints_are_scored_on_the_nominal_hopper(tiny_data_dir, tmp
     from metail_envs.benchmark import AgentSpec, ProtocolConfig, evaluate
 
     config = ProtocolConfig(
-        splits=("test",), k_values=(0,), episodes=1, max_steps=10, tasks=(suite.test[0].id,)
-    )
+        splits=("test",), k_values=(0,), tracks=("full",), episodes=1, max_steps=10,
+        tasks=(suite.test[0].id,),
+    )  # fmt: skip
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", "1 seeds is below")
         evaluate(
@@ -52,11 +53,30 @@ def test_shipped_checkpoints_are_scored_on_the_nominal_hopper(tiny_data_dir, tmp
         )  # fmt: skip
     ckpts = tmp_path / "checkpoints" / "bc"
     result = validate(
-        "baselines.bc:BCAgent", {}, k_values=(0, 1), episodes=1, max_steps=10,
+        "baselines.bc:BCAgent", {}, k_values=(0, 1), tracks=("full",), episodes=1, max_steps=10,
         data_dir=tiny_data_dir, tasks=[suite.nominal.id], checkpoints=ckpts,
     )  # fmt: skip
     nominal = suite.nominal.id
     assert {(r["task"], r["k"]) for r in result["rows"]} == {(nominal, 0), (nominal, 1)}
+    # metail evaluate with the same checkpoint, task, K and seed runs the same job: same numbers
+    import json
+    import shutil
+
+    shutil.copytree(tmp_path / "checkpoints", tmp_path / "nominal" / "checkpoints")
+    nominal_config = ProtocolConfig(
+        splits=("nominal",), k_values=(0, 1), tracks=("full",), episodes=1, max_steps=10
+    )
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "1 seeds is below")
+        [path] = evaluate(
+            [AgentSpec("baselines.bc:BCAgent", {"config": "small"}, "bc")],
+            out=tmp_path / "nominal", seeds=[0], config=nominal_config, workers=1,
+            data_dir=tiny_data_dir, progress=False,
+        )  # fmt: skip
+    doc = json.loads(path.read_text())
+    assert doc["meta_train"]["status"] == "ok"  # the checkpoint was reused, not retrained
+    scored = {j["k"]: (j["returns"], j["score"]) for j in doc["jobs"]}
+    assert scored == {r["k"]: (r["returns"], r["score"]) for r in result["rows"]}
     record = ckpts / "seed_000" / "metail_meta_train.json"
     record.write_text(record.read_text().replace(result_hash(record), "0" * 64))
     with pytest.raises(ValueError, match="meta-trained on other demonstrations"):

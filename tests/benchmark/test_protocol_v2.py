@@ -113,3 +113,18 @@ def test_v1_config_round_trips_and_is_official():
     v2 = ProtocolConfig()
     assert v2.is_official() and v2.conditions()[-1] == ("short", 5)
     assert len(v2.conditions()) == 5
+
+
+def test_adapt_never_sees_infos(tiny_data):
+    """The one job (``metail evaluate`` and ``baselines.validate`` both run it) strips infos."""
+    from metail_envs import data
+    from metail_envs.benchmark.jobs import JobSpec, job_demos
+
+    task = metail_envs.load_suite("hopper-v1").test[0]
+    assert data.load_demos(task, data_dir=tiny_data)[0].infos is not None  # there is something
+    config = tiny_config(tracks=("full", "short"))
+    for track in config.tracks:
+        spec = JobSpec(task, "test", track, 1, 0, config, str(tiny_data))
+        demos, windows = job_demos(spec)
+        assert len(demos) == 1 and demos[0].infos is None
+        assert len(demos[0].obs) == len(demos[0].acts) + 1 == windows[0].stop - windows[0].start + 1
