@@ -1,0 +1,193 @@
+"""Calibrate protocol v2's short track: which window length T and window rule make priors matter.
+
+The rule (issue "Protocol v2", docs/protocol.md): choose T and where the window starts so that
+single-task BC (the floor) scores at most 40 on test at K=1, while the best prior-based agent
+leaves at least 30 points to the expert; among the settings that pass, the one where the prior
+gains most over the floor. Every setting is scored by ``metail evaluate`` itself (the one
+evaluation job, seeded demonstration draws) on the test split, with non-official configs that
+differ only in ``short_window`` and ``window_start``; the pooled agents are meta-trained once per
+seed and their checkpoints reused across settings (meta-training does not see the window)::
+
+    python -m baselines.calibrate_short_track --seeds 0 1 2 --out results/calibration
+
+writes ``OUT/<T>-<start>/`` (result files, resumable with the same command) and
+``OUT/calibration.json`` / ``OUT/calibration.md`` (the table docs/protocol.md shows).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+FLOOR = "single_task_bc"
+PRIORS = ("bc",)
+"""Prior-based agents: pooled BC fine-tuned on the window (the strongest prior measured in v1)."""
+FLOOR_MAX = 40.0
+"""The floor's test IQM at K=1 must be at most this."""
+EXPERT_GAP_MIN = 30.0
+"""The best prior-based agent must leave at least this many points to the expert (100)."""
+
+
+def setting_config(window: int, start: str, k_values: Sequence[int], **overrides: Any):
+    """The protocol's short track at one (T, start), on the test split only (``overrides``:
+    smaller runs for tests)."""
+    from metail_envs.benchmark import ProtocolConfig
+
+    return ProtocolConfig(
+        splits=("test",),
+        tracks=("short",),
+        short_k_values=tuple(k_values),
+        short_window=window,
+        window_start=start,
+        **overrides,
+    )
+
+
+def _share_checkpoints(source: Path, target: Path) -> None:
+    """Give ``target`` the meta-trained checkpoints of ``source`` (re-used, not retrained)."""
+    src = source / "checkpoints"
+    if src.is_dir() and not (target / "checkpoints").exists():
+        shutil.copytree(src, target / "checkpoints")
+
+
+def _scores(out: Path, agent: str, k: int) -> np.ndarray:
+    """The (seeds, tasks) matrix of ``agent`` at K in a run directory (failed jobs score 0)."""
+    from metail_envs.benchmark.protocol import FAILED_SCORE
+
+    rows = []
+    for path in sorted((out / "results" / agent).glob("seed_*.json")):
+        doc = json.loads(path.read_text())
+        jobs = sorted((j for j in doc["jobs"] if j["k"] == k), key=lambda j: j["task"])
+        rows.append([j["score"] if j["status"] == "ok" else FAILED_SCORE for j in jobs])
+    return np.array(rows, dtype=np.float64)
+
+
+def calibrate(
+    out: str | Path,
+    *,
+    seeds: Sequence[int] = (0, 1, 2),
+    windows: Sequence[int] = (25, 50, 100),
+    starts: Sequence[str] = ("start", "offset"),
+    k_values: Sequence[int] = (1, 5),
+    workers: int | None = None,
+    data_dir: str | Path | None = None,
+    progress: bool = True,
+    agent_kwargs: dict[str, dict[str, Any]] | None = None,
+    **config_overrides: Any,
+) -> dict[str, Any]:
+    """Score the floor and the priors at every (T, start); returns (and writes) the table.
+
+    ``agent_kwargs`` (per agent name) and ``config_overrides`` (of the protocol config) make the
+    tiny runs of the tests; the calibration itself uses neither.
+    """
+    import warnings
+
+    from metail_envs.benchmark import AgentSpec, evaluate
+    from metail_envs.benchmark.stats import summarise
+
+    kwargs = agent_kwargs or {}
+    agents = [AgentSpec(name, kwargs.get(name, {}), name) for name in (FLOOR, *PRIORS)]
+    out = Path(out)
+    first: Path | None = None
+    rows = []
+    for window in windows:
+        for start in starts:
+            run = out / f"{window}-{start}"
+            if first is not None:
+                _share_checkpoints(first, run)
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", ".*below the protocol's minimum")
+                evaluate(
+                    agents, out=run, seeds=list(seeds), workers=workers, resume=True,
+                    config=setting_config(window, start, k_values, **config_overrides),
+                    data_dir=data_dir, progress=progress,
+                )  # fmt: skip
+            first = first or run
+            for agent in (FLOOR, *PRIORS):
+                for k in k_values:
+                    s = summarise(_scores(run, agent, k))
+                    rows.append({"window": window, "start": start, "agent": agent, "k": k,
+                                 "iqm": s["iqm"], "iqm_ci": s["iqm_ci"]})  # fmt: skip
+    table = {"seeds": list(seeds), "rows": rows, "choice": choose(rows, min(k_values))}
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "calibration.json").write_text(json.dumps(table, indent=1) + "\n")
+    (out / "calibration.md").write_text(markdown(table) + "\n")
+    return table
+
+
+def choose(rows: list[dict[str, Any]], k: int) -> dict[str, Any] | None:
+    """The setting that passes the rule at ``k`` with the largest gain of a prior over the
+    floor; ``None`` if no setting passes."""
+    best = None
+    for window, start in dict.fromkeys((r["window"], r["start"]) for r in rows):
+        at = {
+            r["agent"]: r["iqm"]
+            for r in rows
+            if (r["window"], r["start"], r["k"]) == (window, start, k)
+        }
+        prior = max(at[a] for a in PRIORS)
+        passes = at[FLOOR] <= FLOOR_MAX and prior <= 100.0 - EXPERT_GAP_MIN
+        gain = prior - at[FLOOR]
+        if passes and (best is None or gain > best["gain"]):
+            best = {"window": window, "start": start, "k": k, "floor": at[FLOOR],
+                    "prior": prior, "gain": gain}  # fmt: skip
+    return best
+
+
+def markdown(table: dict[str, Any]) -> str:
+    """The calibration table as Markdown: one row per (T, start), IQM [95% CI] per agent and K."""
+    rows = table["rows"]
+    agents = list(dict.fromkeys(r["agent"] for r in rows))
+    ks = sorted({r["k"] for r in rows})
+    header = ["T", "window start"] + [f"{a} K={k}" for k in ks for a in agents]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for window, start in dict.fromkeys((r["window"], r["start"]) for r in rows):
+        cells = [str(window), start]
+        for k in ks:
+            for a in agents:
+                [r] = [
+                    r
+                    for r in rows
+                    if (r["window"], r["start"], r["agent"], r["k"]) == (window, start, a, k)
+                ]
+                cells.append(f"{r['iqm']:.1f} [{r['iqm_ci'][0]:.1f}, {r['iqm_ci'][1]:.1f}]")
+        lines.append("| " + " | ".join(cells) + " |")
+    c = table["choice"]
+    lines.append("")
+    lines.append(
+        "No setting passes the rule."
+        if c is None
+        else f"Chosen: T={c['window']}, window start {c['start']} (K={c['k']}: floor "
+        f"{c['floor']:.1f}, best prior {c['prior']:.1f}, gain {c['gain']:.1f}); seeds "
+        f"{table['seeds']}, test split, IQM [95% stratified bootstrap CI]."
+    )
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--out", default="results/calibration")
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--windows", type=int, nargs="+", default=[25, 50, 100])
+    p.add_argument("--starts", nargs="+", default=["start", "offset"])
+    p.add_argument("--k-values", type=int, nargs="+", default=[1, 5])
+    p.add_argument("--workers", type=int)
+    p.add_argument("--data-dir")
+    p.add_argument("--no-progress", action="store_true")
+    a = p.parse_args(argv)
+    table = calibrate(
+        a.out, seeds=a.seeds, windows=a.windows, starts=a.starts, k_values=a.k_values,
+        workers=a.workers, data_dir=a.data_dir, progress=not a.no_progress,
+    )  # fmt: skip
+    print(markdown(table))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
