@@ -15,6 +15,7 @@ import argparse
 
 from .base import RETRIES, Executor, Job, check_workers
 from .local import LocalExecutor
+from .memory import SHARE, MemoryCap, check_memory_gb
 
 EXECUTORS = ("local", "ray")
 
@@ -24,6 +25,9 @@ __all__ = [
     "Executor",
     "Job",
     "LocalExecutor",
+    "SHARE",
+    "add_memory_argument",
+    "check_memory_gb",
     "add_executor_arguments",
     "check_workers",
     "make_executor",
@@ -35,19 +39,22 @@ def make_executor(
     workers: int | None = None,
     address: str | None = None,
     retries: int = RETRIES,
+    memory_gb: MemoryCap = None,
 ) -> Executor:
     """An executor by name: ``"local"`` or ``"ray"`` (``address``: a running cluster to join,
     ``"auto"`` for the one on this machine; none starts a local Ray). ``workers``: parallel
-    workers (default: all cores of this machine, or all CPUs of the cluster)."""
+    workers (default: all cores of this machine, or all CPUs of the cluster); ``memory_gb``:
+    each worker's memory cap in GB, ``"share"`` (of its machine's memory) or None (none)."""
     check_workers(workers)
+    check_memory_gb(memory_gb)
     if kind == "local":
         if address is not None:
             raise ValueError("a Ray address needs executor='ray' (--executor ray)")
-        return LocalExecutor(workers, retries)
+        return LocalExecutor(workers, retries, memory_gb)
     if kind == "ray":
         from .ray_cluster import RayExecutor
 
-        return RayExecutor(workers, address, retries)
+        return RayExecutor(workers, address, retries, memory_gb)
     raise ValueError(f"executor={kind!r} is invalid; accepted: {', '.join(EXECUTORS)}")
 
 
@@ -72,4 +79,15 @@ def add_executor_arguments(p: argparse.ArgumentParser, workers_help: str) -> Non
         type=int,
         default=RETRIES,
         help=f"times a job whose worker died is run again ({RETRIES})",
+    )
+
+
+def add_memory_argument(p: argparse.ArgumentParser) -> None:
+    """``--max-memory-gb``: each worker's memory cap (default: a share of the machine)."""
+    p.add_argument(
+        "--max-memory-gb",
+        type=float,
+        metavar="GB",
+        help="memory cap of each worker process: a job that needs more fails alone (default: "
+        "80%% of the machine's memory / workers; inf: no cap)",
     )

@@ -6,16 +6,21 @@ import os
 from multiprocessing.connection import wait
 
 from .base import RETRIES, EventSink, Executor, Job, check_workers
+from .memory import MemoryCap, cap_bytes
 from .slot import Slot
 
 
 class LocalExecutor(Executor):
     """``workers`` worker processes (default: one per core), started when first needed and
-    reused from job to job; one that timed out or died is replaced."""
+    reused from job to job; one that timed out or died is replaced. ``memory_gb``: each
+    worker's memory cap (GB, ``"share"`` of this machine's memory, or None: none)."""
 
-    def __init__(self, workers: int | None = None, retries: int = RETRIES) -> None:
+    def __init__(
+        self, workers: int | None = None, retries: int = RETRIES, memory_gb: MemoryCap = None
+    ) -> None:
         check_workers(workers)
         super().__init__(workers or os.cpu_count() or 1, retries)
+        self.memory_cap = cap_bytes(memory_gb, self.workers)
         self.idle: list[Slot] = []
         self.busy: dict[Slot, Job] = {}
 
@@ -26,7 +31,7 @@ class LocalExecutor(Executor):
         return len(self.busy) < self.workers
 
     def start(self, job: Job) -> None:
-        slot = self.idle.pop() if self.idle else Slot()
+        slot = self.idle.pop() if self.idle else Slot(memory_cap=self.memory_cap)
         slot.start(job.spec())
         self.busy[slot] = job
 

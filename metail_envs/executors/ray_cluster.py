@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .base import RETRIES, EventSink, Executor, Job, check_workers, log
+from .memory import MemoryCap, cap_bytes, check_memory_gb
 
 INSTALL_HINT = (
     "the ray executor needs Ray, which is not installed here: "
@@ -31,11 +32,13 @@ START_FAILURES = 3
 
 
 class Host:
-    """A Ray actor holding one worker process on its node (Ray's unit of placement)."""
+    """A Ray actor holding one worker process on its node (Ray's unit of placement). Its
+    memory cap is resolved on its node: a ``"share"`` is the node's memory per CPU."""
 
-    def __init__(self, paths: Sequence[str]) -> None:
+    def __init__(self, paths: Sequence[str], memory_gb: MemoryCap = None) -> None:
         extra = [p for p in paths if p not in sys.path and os.path.isdir(p)]
         sys.path[:0] = extra  # the caller's import paths that exist on this node
+        self.memory_cap = cap_bytes(memory_gb, os.cpu_count() or 1)
         self.slot: Any = None
         self.events: list[tuple[str, Any]] = []
         self.lock = threading.Lock()
@@ -51,7 +54,7 @@ class Host:
         from .slot import Slot
 
         if self.slot is None or not self.slot.alive():
-            self.slot = Slot(sys.path)
+            self.slot = Slot(sys.path, self.memory_cap)
         status, payload = self.slot.run(spec, self._event)
         if status != "done":
             self.slot = None  # killed by run(); the next job gets a fresh worker
@@ -81,12 +84,18 @@ class RayExecutor(Executor):
     """``workers`` actors (default: every CPU of the cluster) on the cluster at ``address``
     (``host:port`` of its head, or ``"auto"``; default ``RAY_ADDRESS``, else a Ray started
     on this machine, stopped again by :meth:`close`). A Ray already initialised in this process
-    is used as it is."""
+    is used as it is. ``memory_gb``: each worker's memory cap, resolved on its node."""
 
     def __init__(
-        self, workers: int | None = None, address: str | None = None, retries: int = RETRIES
+        self,
+        workers: int | None = None,
+        address: str | None = None,
+        retries: int = RETRIES,
+        memory_gb: MemoryCap = None,
     ) -> None:
         check_workers(workers)
+        check_memory_gb(memory_gb)
+        self.memory_gb = memory_gb
         self.ray = ray = import_ray()
         self.owns = not ray.is_initialized()
         if self.owns:
@@ -116,7 +125,7 @@ class RayExecutor(Executor):
 
     def can_start(self) -> bool:
         while len(self.idle) + len(self.busy) + len(self.starting) < self.workers:
-            actor = self.actor_cls.remote(self.paths)
+            actor = self.actor_cls.remote(self.paths, self.memory_gb)
             self.starting[actor.where.remote()] = actor
         return bool(self.idle)
 

@@ -18,12 +18,14 @@ from collections.abc import Callable, Sequence
 from multiprocessing.connection import Connection
 from typing import Any
 
+from .memory import describe
+
 GRACE_S = 2.0
 """Slack over a cap before a worker is killed (a job may enforce its exact cap itself)."""
 
 _BOOT = (
     "import sys, json; sys.path[:0] = json.loads(sys.argv[1]); "
-    "from metail_envs.executors.worker import main; main(int(sys.argv[2]))"
+    "from metail_envs.executors.worker import main; main(int(sys.argv[2]), int(sys.argv[3]))"
 )
 
 Outcome = tuple[str, dict[str, Any]]
@@ -31,13 +33,15 @@ Outcome = tuple[str, dict[str, Any]]
 
 
 class Slot:
-    """A worker process, the job it is on, its phase and the deadline of that phase."""
+    """A worker process, the job it is on, its phase and the deadline of that phase.
+    ``memory_cap``: the worker's memory cap in bytes (None: none), see :mod:`.memory`."""
 
-    def __init__(self, paths: Sequence[str] | None = None) -> None:
+    def __init__(self, paths: Sequence[str] | None = None, memory_cap: int | None = None) -> None:
         mine, theirs = socket.socketpair()
         path = json.dumps([p for p in (sys.path if paths is None else paths) if p])
+        self.memory_cap = memory_cap
         self.proc = subprocess.Popen(
-            [sys.executable, "-c", _BOOT, path, str(theirs.fileno())],
+            [sys.executable, "-c", _BOOT, path, str(theirs.fileno()), str(memory_cap or 0)],
             pass_fds=(theirs.fileno(),),
         )
         theirs.close()
@@ -81,6 +85,8 @@ class Slot:
         if gone or self.proc.poll() is not None:
             code = self._reap()
             error = f"worker process died (exit code {code}) during {self.phase}"
+            if self.memory_cap is not None:
+                error += f" ({describe(self.memory_cap)} was in force)"
             return "died", {"ok": False, "error": error}
         if time.monotonic() > self.deadline:
             what = self.spec["phases"].get(self.phase, self.phase)

@@ -19,6 +19,8 @@ from collections.abc import Callable
 from multiprocessing.connection import Connection
 from typing import Any
 
+from .memory import apply_cap, describe, is_memory_error
+
 _ERROR_CHARS = 2000
 
 
@@ -61,16 +63,19 @@ def _exit_with_parent() -> None:
     threading.Thread(target=watch, daemon=True).start()
 
 
-def main(fd: int) -> None:
-    """Entry point of a worker started by a :class:`~.slot.Slot` with one end of a socket pair."""
+def main(fd: int, memory_cap: int = 0) -> None:
+    """Entry point of a worker started by a :class:`~.slot.Slot` with one end of a socket pair;
+    ``memory_cap``: this process's memory cap in bytes (0: none)."""
     _exit_with_parent()
-    serve(Connection(fd))
+    serve(Connection(fd), memory_cap or None)
 
 
-def serve(conn: Connection) -> None:
-    """Serve jobs until the socket closes; every job ends with exactly one ``done`` message."""
+def serve(conn: Connection, memory_cap: int | None = None) -> None:
+    """Serve jobs until the socket closes; every job ends with exactly one ``done`` message.
+    ``memory_cap`` (bytes) is applied to this process first (:mod:`.memory`)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the scheduling process's to handle
     _limit_threads()
+    apply_cap(memory_cap)
     while True:
         try:
             job = conn.recv()
@@ -81,5 +86,8 @@ def serve(conn: Connection) -> None:
         try:
             payload = {"ok": True, **resolve(job["fn"])(job["args"], conn.send)}
         except BaseException as e:  # third-party code may raise anything, SystemExit included
-            payload = {"ok": False, "error": format_error(e)}
+            error = format_error(e)
+            if memory_cap is not None and is_memory_error(e):
+                error = f"out of memory: the job needed more than {describe(memory_cap)}\n{error}"
+            payload = {"ok": False, "error": error}
         conn.send(("done", payload))
