@@ -4,14 +4,14 @@ given on the command line is turned into an agent class.
 An agent is meta-trained once per seed on the training tasks' demonstrations, saved, and then
 loaded afresh for every adaptation, so an adapted policy can never change the meta-trained agent
 (nor another adaptation). Subclassing :class:`Agent` is optional: any class with the same
-methods works, :class:`Agent` only adds pickle-based ``save``/``load``.
+methods works, :class:`Agent` only adds ``save``/``load`` of plain data (JSON and numpy arrays,
+never pickle: :mod:`.agent_state`).
 """
 
 from __future__ import annotations
 
 import importlib
 import importlib.metadata
-import pickle
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -66,18 +66,26 @@ class Agent(ABC):
         """Return a policy for an unseen task given its first K demonstrations (K may be 0)."""
 
     def save(self, path: Path) -> None:
-        """Write the meta-trained agent into the (existing, empty) directory ``path``."""
-        with open(Path(path) / "agent.pkl", "wb") as f:
-            pickle.dump(self, f)
+        """Write the meta-trained agent into the (existing, empty) directory ``path``.
+
+        The default keeps the agent's attributes as plain data: JSON values and numpy arrays
+        (``agent_state.json``, ``agent_arrays.npz``). An agent holding anything else (a torch
+        module, an arbitrary object) gets a TypeError naming the attribute and overrides
+        ``save``/``load``. Nothing is pickled.
+        """
+        from .agent_state import save_state
+
+        save_state(self, Path(path))
 
     @classmethod
     def load(cls, path: Path) -> Agent:
-        """Read an agent written by :meth:`save`."""
-        with open(Path(path) / "agent.pkl", "rb") as f:
-            agent = pickle.load(f)
-        if not isinstance(agent, cls):
-            raise TypeError(f"{path} holds a {type(agent).__name__}, not a {cls.__name__}")
-        return agent
+        """Read an agent written by :meth:`save` (its ``__init__`` is not called again).
+
+        Refuses a checkpoint of another class, and an ``agent.pkl``: pickles are never loaded.
+        """
+        from .agent_state import load_state
+
+        return load_state(cls, Path(path))
 
 
 class AgentResolutionError(ValueError):

@@ -12,7 +12,6 @@ so a resumed run, or one on another executor, gives the numbers of an uninterrup
 from __future__ import annotations
 
 import datetime
-import json
 import time
 import warnings
 from collections.abc import Mapping, Sequence
@@ -20,8 +19,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from metail_envs.executors import RETRIES, Executor, Job, check_workers, make_executor
+from metail_envs.executors import (
+    RETRIES,
+    Executor,
+    Job,
+    check_memory_gb,
+    check_workers,
+    make_executor,
+)
 
+from . import checkpoints as C
 from . import results as R
 from .agent import AgentResolutionError, AgentSpec
 from .jobs import JobSpec
@@ -185,8 +192,7 @@ class Evaluation:
                 "time_s": payload.get("time_s"),
             }
             if payload["ok"]:
-                record = {**_trained_with(run.doc), "time_s": payload.get("time_s")}
-                R.write_json_atomic(run.checkpoint / R.META_TRAIN_RECORD, record)
+                C.write_record(run.checkpoint, _trained_with(run.doc), payload.get("time_s"))
                 self.queue_evals(run)
             else:
                 error = f"meta-training failed: {payload['error']}"
@@ -295,6 +301,8 @@ def evaluate(
     executor: str | Executor = "local",
     ray_address: str | None = None,
     retries: int = RETRIES,
+    trust_checkpoints: bool = False,
+    max_memory_gb: float | None = None,
 ) -> list[Path]:
     """Evaluate agents under the protocol and return their result files (one per agent, seed).
 
@@ -306,6 +314,12 @@ def evaluate(
     :class:`~metail_envs.executors.Executor` (left open); ``workers``: parallel workers (default:
     all cores, or all CPUs of the cluster); ``retries``: times a job whose worker died is run
     again. The result files do not depend on the executor.
+
+    A checkpoint already in ``out/checkpoints`` is loaded only if this machine's metail recorded
+    it (:mod:`.checkpoints`) or ``trust_checkpoints`` says its directory is trusted: loading a
+    checkpoint runs its agent's code. ``max_memory_gb``: the memory cap of each worker process
+    of an executor made here (default: a share of this machine's memory per worker; ``inf``: no
+    cap); a job that needs more fails alone.
     """
     import metail_envs
 
@@ -313,8 +327,11 @@ def evaluate(
     specs = _normalise_agents(agents)
     seed_list = _normalise_seeds(seeds)
     check_workers(workers)
-    if isinstance(executor, Executor) and (workers, ray_address) != (None, None):
-        raise ValueError("workers and ray_address configure a new executor, not a given one")
+    if isinstance(executor, Executor) and (workers, ray_address, max_memory_gb) != (None,) * 3:
+        raise ValueError(
+            "workers, ray_address and max_memory_gb configure a new executor, not a given one"
+        )
+    check_memory_gb(max_memory_gb)
     if len(seed_list) < MIN_SEEDS:
         warnings.warn(
             f"{len(seed_list)} seeds is below the protocol's minimum of {MIN_SEEDS}; "
@@ -347,16 +364,22 @@ def evaluate(
                         f"{path} exists; pass resume=True (--resume) to finish it, or another out"
                     )
                 doc = _resumable(path, spec, seed, config, suite.sha256, dhash, refs)
+                resumed = True
             else:
                 doc = R.new_result(
                     agent=spec.to_json(), seed=seed, config=config, suite=suite_info,
                     data_hash=dhash, tasks=tasks, references=refs, started=_now(),
                 )  # fmt: skip
-                _reuse_checkpoint(doc, checkpoint)
+                _reuse_checkpoint(doc, checkpoint, trust_checkpoints)
+                resumed = False
             done = {R.job_key(j) for j in doc["jobs"]}
             todo = [key for key in keys if key not in done]
             if doc["meta_train"]["status"] == "ok" and todo and not checkpoint.exists():
                 doc["meta_train"] = {"status": "pending", "error": None, "time_s": None}
+            elif resumed and doc["meta_train"]["status"] == "ok" and todo:
+                verdict = C.check(checkpoint, _trained_with(doc), trust_checkpoints)
+                if not verdict.usable:
+                    raise ValueError(f"cannot resume {path}: {verdict.reason}; {C.TRUST_HINT}")
             runs.append(_Run(spec, seed, path, checkpoint, doc, todo, doc["timing"]["wall_s"]))
 
     common = {
@@ -366,7 +389,8 @@ def evaluate(
         "train_tasks": train_tasks,
     }
     own = not isinstance(executor, Executor)
-    pool = make_executor(executor, workers, ray_address, retries) if own else executor
+    memory = "share" if max_memory_gb is None else max_memory_gb
+    pool = make_executor(executor, workers, ray_address, retries, memory) if own else executor
     try:
         Evaluation(runs, config, common, suite).execute(pool, progress)
     finally:
@@ -375,15 +399,22 @@ def evaluate(
     return [r.path for r in runs]
 
 
-def _reuse_checkpoint(doc: dict[str, Any], checkpoint: Path) -> None:
+def _reuse_checkpoint(doc: dict[str, Any], checkpoint: Path, trust: bool = False) -> None:
     """Mark meta-training done when ``checkpoint`` was meta-trained by an earlier run with this
-    agent, seed and data (its time is kept): shipped checkpoints are re-scored, never retrained."""
-    path = checkpoint / R.META_TRAIN_RECORD
-    if not path.is_file():
+    agent, seed and data (its time is kept): shipped checkpoints are re-scored, never retrained.
+
+    Only a checkpoint recorded by this machine's metail, with its files unchanged, or one the
+    user trusts (``trust``) is reused; a matching one that is neither is refused (ValueError)
+    rather than loaded or overwritten. One of another agent, seed or data is meta-trained again.
+    """
+    if not checkpoint.exists():
         return
-    record = json.loads(path.read_text())
-    if {k: v for k, v in record.items() if k != "time_s"} == _trained_with(doc):
-        doc["meta_train"] = {"status": "ok", "error": None, "time_s": record.get("time_s")}
+    verdict = C.check(checkpoint, _trained_with(doc), trust)
+    if not verdict.matches:
+        return
+    if not verdict.usable:
+        raise ValueError(f"{verdict.reason}; {C.TRUST_HINT}")
+    doc["meta_train"] = {"status": "ok", "error": None, "time_s": verdict.time_s}
 
 
 def _trained_with(doc: Mapping[str, Any]) -> dict[str, Any]:

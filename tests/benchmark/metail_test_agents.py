@@ -155,3 +155,29 @@ class CountingAgent(MeanActionAgent):
     def adapt(self, demos):
         policy = super().adapt(demos)
         return CountingPolicy(policy.action, sum(len(t.acts) for t in demos))
+
+
+class MemoryHogAgent(MeanActionAgent):
+    """Allocates ``gb`` gigabytes in ``adapt``: a memory cap below that must fail its jobs alone."""
+
+    def __init__(self, scale: float = 1.0, gb: float = 3.0) -> None:
+        super().__init__(scale)
+        self.gb = gb
+
+    def adapt(self, demos):
+        hog = np.ones(int(self.gb * 1e9) // 8)
+        return MeanActionPolicy(np.full(3, hog[0] - 1.0))
+
+
+class StatefulAgent(MeanActionAgent):
+    """Keeps every kind of plain state the default ``save``/``load`` round-trips."""
+
+    def meta_train(self, demos, seed):
+        super().meta_train(demos, seed)
+        self.table = {
+            "weights": np.arange(6, dtype=np.float32).reshape(2, 3),
+            "by_task": {0: (1, 2.5), "x": [None, True, "s"]},
+            "odd": [float("nan"), float("inf"), -float("inf")],
+            "count": np.int64(7),
+            "__tuple__": "a key that looks like a tag",
+        }
