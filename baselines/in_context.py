@@ -27,7 +27,8 @@ protocol's ``K_VALUES`` above 0); the K demonstrations and windows drawn exactly
 draws them for a job (:func:`metail_envs.benchmark.protocol.draw_demos`, the protocol's short
 window and window start, a fresh draw seed per sequence); the prompt built from them as in
 ``adapt``; then a window of ``history`` consecutive steps of another demonstration of the task
-(from its first step with probability ``p_episode_start``, as at the start of an episode). The
+(the same one if the task has no other; tasks without demonstrations are skipped), from its
+first step with probability ``p_episode_start`` (as at the start of an episode). The
 loss is the squared error of the expert's action at every slot of the window (causal: slot j sees
 slots 0..j), so a short history at an episode's start is trained too. At test, while fewer than
 ``history`` steps were seen, the episode's steps fill slots 0..t and slot t's output is acted on.
@@ -321,9 +322,13 @@ class InContextAgent(TorchAgent):
             raise ValueError("meta_train needs demonstrations of at least one training task")
         order = sorted(demos)
         trajs = [t for tid in order for t in demos[tid]]
-        pool = DemoPool(trajs)
+        pool = DemoPool(trajs)  # raises if there is no demonstration at all
         counts = np.cumsum([0] + [len(demos[tid]) for tid in order])
-        tasks = [(tid, np.arange(counts[i], counts[i + 1])) for i, tid in enumerate(order)]
+        tasks = [  # a task without demonstrations (an expert that always fell) gives nothing
+            (tid, np.arange(counts[i], counts[i + 1]))
+            for i, tid in enumerate(order)
+            if counts[i + 1] > counts[i]
+        ]
         trans = [transitions(t.obs, t.acts) for t in trajs]
         self.net = self.build()
         self.net.set_stats(pool)

@@ -105,6 +105,15 @@ def test_finetune_uses_the_demos_and_none_ignores_them(agent, test_demos, tmp_pa
     )
 
 
+def test_tasks_without_demonstrations_are_skipped(train_demos, test_demos):
+    """The shipped data has training tasks whose expert always fell: no demonstrations."""
+    agent = HistoryBCAgent(config="small")
+    agent.meta_train({**train_demos, "hopper-v1/train/08": []}, seed=0)
+    assert agent.adapt(test_demos[:1]).adapt_stats["examples"] > 0
+    with pytest.raises(ValueError, match="no demonstrations"):
+        HistoryBCAgent(config="small").meta_train({"hopper-v1/train/08": []}, seed=0)
+
+
 def test_config_is_checked():
     with pytest.raises(ValueError, match="history"):
         HistoryBCAgent(config="small", history=0)
