@@ -122,7 +122,7 @@ def validate(
     import metail_envs
     from metail_envs import data
     from metail_envs.benchmark import ProtocolConfig, resolve_agent
-    from metail_envs.benchmark.jobs import JobSpec, evaluate_job
+    from metail_envs.benchmark.jobs import JobSpec, evaluate_job, meta_training_demos
     from metail_envs.benchmark.stats import iqm, normalised_score
 
     cls = resolve_agent(agent)
@@ -145,7 +145,7 @@ def validate(
         },
     )
     refs = data.load_references(DEFAULT_SUITE, data_dir=data_dir)
-    demos = {} if checkpoints else {t.id: data.load_demos(t, data_dir=data_dir) for t in train}
+    demos = {} if checkpoints else meta_training_demos([t.id for t in train], data_dir)
     rows: list[dict[str, Any]] = []
     for seed in seeds:
         with _meta_trained(cls, kwargs, demos, seed, checkpoints, data_dir) as (ckpt, meta_train_s):

@@ -16,10 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import metail_envs
-from metail_envs import data
 
 from .agent import AgentResolutionError, resolve_agent
-from .jobs import JobSpec, evaluate_job, seed_everything
+from .jobs import JobSpec, evaluate_job, meta_training_demos, seed_everything
 from .protocol import ProtocolConfig
 
 
@@ -49,11 +48,7 @@ def meta_train(job: dict[str, Any], send: Any) -> dict[str, Any]:
     _use_data_dir(job["data_dir"])
     cls = resolve_agent(job["agent"]["spec"])
     agent = cls(**job["agent"]["kwargs"])
-    suite = metail_envs.load_suite(job["suite"])
-    demos = {
-        tid: list(data.load_demos(suite.task(tid), data_dir=job["data_dir"]))
-        for tid in job["train_tasks"]
-    }
+    demos = meta_training_demos(job["train_tasks"], job["data_dir"])
     seed_everything(job["seed"])
     send(("phase", "meta_train"))
     start = time.perf_counter()

@@ -13,7 +13,7 @@ import math
 import random
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -87,6 +87,15 @@ def job_demos(spec: JobSpec) -> tuple[list[Any], list[DemoWindow]]:
     lengths = [len(t.acts) for t in pool]
     windows = draw_demos(spec.config, spec.seed, spec.task.id, spec.k, spec.track, lengths)
     return [cut(pool[w.index], w) for w in windows], windows
+
+
+def meta_training_demos(task_ids: Sequence[str], data_dir: str | None = None) -> dict[str, list]:
+    """``{task id: demonstrations}`` for meta-training: every given training task that ships
+    complete demonstrations (one whose expert completed none contributes nothing)."""
+    from metail_envs import data
+
+    demos = {tid: list(data.load_demos(tid, data_dir=data_dir)) for tid in task_ids}
+    return {tid: trajs for tid, trajs in demos.items() if trajs}
 
 
 def adapt_stats(policy: Any) -> dict[str, float]:
