@@ -8,6 +8,7 @@ number (scores are recomputed from the episode returns and the references).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.metadata
 import json
@@ -19,7 +20,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .protocol import PROTOCOL_VERSIONS, ProtocolConfig
+from .protocol import PROTOCOL_VERSIONS, ProtocolConfig, job_seed
 
 SCHEMA = "metail.result"
 SCHEMA_VERSION = 2
@@ -139,11 +140,16 @@ def write_json_atomic(path: Path, doc: Any) -> None:
         raise
 
 
+def _no_constant(name: str) -> None:
+    raise ValueError(f"{name} is not a JSON number")
+
+
 def read_result(path: Path) -> dict[str, Any]:
-    """Parse a result file; raises :class:`ResultError` if it is not a JSON object."""
+    """Parse a result file; raises :class:`ResultError` if it is not a JSON object (a NaN or
+    an Infinity anywhere is not JSON: refused here, before anything reads it)."""
     try:
-        doc = json.loads(Path(path).read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        doc = json.loads(Path(path).read_text(), parse_constant=_no_constant)
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as e:
         raise ResultError(f"not readable as JSON: {e}") from e
     if not isinstance(doc, dict):
         raise ResultError(f"not a JSON object but {type(doc).__name__}")
@@ -177,19 +183,119 @@ def _is_num(x: Any) -> bool:
     return isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x)
 
 
-def _check_job(job: Any, config: ProtocolConfig, refs: Mapping[str, Any]) -> str | None:
+def _is_int(x: Any) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
+def _is_time(x: Any, optional: bool = True) -> bool:
+    return (optional and x is None) or (_is_num(x) and x >= 0)
+
+
+@functools.lru_cache(maxsize=32)
+def _protocol_tasks(suite_name: str, splits: tuple, tasks: tuple | None) -> dict[str, list[str]]:
+    import metail_envs
+
+    suite = metail_envs.load_suite(suite_name)
+    out = {}
+    for split in splits:
+        ids = [suite.nominal.id] if split == "nominal" else [t.id for t in suite.split(split)]
+        out[split] = ids if tasks is None else [t for t in ids if t in tasks]
+    return out
+
+
+def protocol_tasks(config: ProtocolConfig) -> dict[str, list[str]]:
+    """The evaluation task ids per split that ``config`` selects from its suite: what a result
+    file run under ``config`` must hold, whatever the file itself lists."""
+    return {
+        k: list(v) for k, v in _protocol_tasks(config.suite, config.splits, config.tasks).items()
+    }
+
+
+def _check_agent(agent: dict[str, Any]) -> str | None:
+    for key in ("name", "spec"):
+        if not isinstance(agent.get(key), str) or not agent[key]:
+            return f"agent {key} must be a non-empty string, got {agent.get(key)!r}"
+    if not isinstance(agent.get("kwargs"), dict):
+        return f"agent kwargs must be an object, got {agent.get('kwargs')!r}"
+    if "privileged" in agent and not isinstance(agent["privileged"], bool):
+        return f"agent privileged must be true or false, got {agent['privileged']!r}"
+    if "target" in agent and not isinstance(agent["target"], str):
+        return f"agent target must be a string, got {agent['target']!r}"
+    return None
+
+
+def _check_meta(meta: dict[str, Any]) -> str | None:
+    if meta.get("status") not in META_TRAIN_STATUSES:
+        return f"meta_train status {meta.get('status')!r} not in {META_TRAIN_STATUSES}"
+    if not _is_time(meta.get("time_s")):
+        return f"meta_train time_s must be a number >= 0 or null, got {meta.get('time_s')!r}"
+    if (meta.get("error") is None) != (meta["status"] != "failed") or not isinstance(
+        meta.get("error"), str | None
+    ):
+        return "meta_train error must be a message if it failed, else null"
+    return None
+
+
+def _check_references(refs: dict[str, Any], task_ids: list[str]) -> str | None:
+    for task_id in task_ids:
+        ref = refs.get(task_id)
+        if not isinstance(ref, dict) or not all(
+            _is_num(ref.get(k)) for k in ("expert_mean", "random_mean")
+        ):
+            return f"reference of {task_id!r} missing or not finite numbers"
+        if not ref["expert_mean"] > ref["random_mean"]:
+            return f"reference of {task_id!r}: expert mean must exceed random mean"
+    return None
+
+
+def _check_windows(job: dict[str, Any], version: int) -> str | None:
+    demos = job.get("demos")
+    if demos is None:
+        return None if version == 1 or job.get("status") == "failed" else "demos missing"
+    if not isinstance(demos, list) or not all(
+        isinstance(w, list) and len(w) == 3 and all(_is_int(x) and x >= 0 for x in w)
+        and w[1] < w[2]
+        for w in demos
+    ):  # fmt: skip
+        return "demos must be [index, start, stop] windows"
+    if len(demos) != job.get("k") or len({w[0] for w in demos}) != len(demos):
+        return f"{len(demos)} demonstration windows for K={job.get('k')!r}"
+    return None
+
+
+def _check_job(job: Any, config: ProtocolConfig, seed: int, refs: Mapping[str, Any]) -> str | None:
     if not isinstance(job, dict):
         return "a job entry is not an object"
-    where = f"job ({job.get('task')!r}, K={job.get('k')!r})"
+    where = f"job ({job.get('task')!r}, {job.get('track', 'full')!r}, K={job.get('k')!r})"
+    if not all(isinstance(job.get(k), str) for k in ("split", "task")) or not _is_int(job.get("k")):
+        return f"{where}: split and task must be strings, k an integer"
+    if config.version > 1 and not isinstance(job.get("track"), str):
+        return f"{where}: track must be a string"
     status = job.get("status")
     if status not in JOB_STATUSES:
         return f"{where}: status {status!r} not in {JOB_STATUSES}"
+    track = None if config.version == 1 else job["track"]
+    if job.get("job_seed") != job_seed(seed, job["task"], job["k"], track):
+        return f"{where}: job_seed {job.get('job_seed')!r} is not seed {seed}'s (copied?)"
+    problem = _check_windows(job, config.version)
+    if problem:
+        return f"{where}: {problem}"
     if status == "failed":
         if not isinstance(job.get("error"), str) or not job["error"]:
             return f"{where}: failed without an error message"
         if job.get("score") is not None:
             return f"{where}: a failed job carries a score"
         return None
+    if job.get("error") is not None:
+        return f"{where}: a successful job carries an error"
+    for key in ("adapt_time_s", "eval_time_s"):
+        if not _is_time(job.get(key), optional=key == "eval_time_s"):
+            return f"{where}: {key} must be a number >= 0, got {job.get(key)!r}"
+    stats = job.get("adapt_stats")
+    if stats is not None and (
+        not isinstance(stats, dict) or not all(_is_num(v) for v in stats.values())
+    ):
+        return f"{where}: adapt_stats must map names to finite numbers"
     returns, lengths = job.get("returns"), job.get("lengths")
     if not isinstance(returns, list) or not isinstance(lengths, list):
         return f"{where}: returns and lengths must be lists"
@@ -199,16 +305,16 @@ def _check_job(job: Any, config: ProtocolConfig, refs: Mapping[str, Any]) -> str
         )
     if not all(_is_num(r) for r in returns):
         return f"{where}: non-finite or non-numeric return"
-    if not all(isinstance(n, int) and 1 <= n <= config.max_steps for n in lengths):
+    if not all(_is_int(n) and 1 <= n <= config.max_steps for n in lengths):
         return f"{where}: episode length outside [1, {config.max_steps}]"
     mean_return = sum(returns) / len(returns)
     if not _is_num(job.get("mean_return")) or not math.isclose(
         job["mean_return"], mean_return, rel_tol=1e-9, abs_tol=1e-9
     ):
         return f"{where}: mean_return does not match its episode returns"
-    ref = refs.get(job.get("task"))
-    if not isinstance(ref, dict) or not _is_num(ref.get("expert_mean")):
-        return f"{where}: no reference for the task"
+    ref = refs.get(job["task"])  # holds only the protocol's tasks, checked
+    if ref is None:
+        return f"{where}: not a task of its protocol config"
     span = ref["expert_mean"] - ref["random_mean"]
     score = 100.0 * (mean_return - ref["random_mean"]) / span
     if not _is_num(job.get("score")) or not math.isclose(
@@ -229,7 +335,9 @@ def validate_result(
     """Every reason ``doc`` may not be scored (empty if it may).
 
     The optional arguments are what the current checkout holds; a file made against other
-    splits, demonstrations or references is refused rather than mixed in.
+    splits, demonstrations or references is refused rather than mixed in. The jobs a file must
+    hold come from its protocol configuration and the suite (:func:`protocol_tasks`), never from
+    the file's own task list.
     """
     if not isinstance(doc, dict):
         return [f"not a JSON object but {type(doc).__name__}"]
@@ -242,7 +350,11 @@ def validate_result(
     for key, typ in _TOP.items():
         if not isinstance(doc.get(key), typ) or isinstance(doc.get(key), bool) != (typ is bool):
             return [f"field {key!r} missing or not of type {typ.__name__}"]
-    if doc["checksum"] != checksum(doc):
+    try:
+        sealed = doc["checksum"] == checksum(doc)
+    except (TypeError, ValueError) as e:  # a non-finite number, a non-string key
+        return [f"not canonical JSON: {e}"]
+    if not sealed:
         return ["checksum mismatch: the file was edited after it was written"]
     proto = doc["protocol"]
     if proto.get("version") not in PROTOCOL_VERSIONS:
@@ -260,35 +372,47 @@ def validate_result(
         )
     try:
         config = ProtocolConfig.from_json(doc["config"])
+        _ = config.settings(), config.conditions(), config.reset_seeds()  # all it is read for
     except (TypeError, ValueError) as e:
         return [*problems, f"config invalid: {e}"]
-    if (config.version, config.name) != (proto.get("version"), proto.get("name")):
+    if (config.version, config.name, config.suite) != tuple(
+        proto.get(k) for k in ("version", "name", "suite")
+    ):
         return [*problems, f"protocol {proto.get('name')!r} does not match its config"]
+    if doc["seed"] < 0:
+        return [*problems, f"seed {doc['seed']} is negative"]
+    for problem in (_check_agent(doc["agent"]), _check_meta(doc["meta_train"])):
+        if problem:
+            problems.append(problem)
+    try:
+        tasks = protocol_tasks(config)
+    except (KeyError, ValueError) as e:
+        return [*problems, f"its config selects no tasks of suite {config.suite!r}: {e}"]
+    if doc["tasks"] != tasks:
+        problems.append(
+            f"tasks {_count(doc['tasks'])} are not the {_count(tasks)} its protocol config selects"
+        )
+    task_ids = [t for ids in tasks.values() for t in ids]
     refs = doc["references"]
+    problem = _check_references(refs, task_ids)
+    if problem:
+        return [*problems, problem]
     if references is not None:
-        for task_id, ref in refs.items():
-            cur = references.get(task_id)
+        for task_id in task_ids:
+            ref, cur = refs[task_id], references.get(task_id)
             if cur is None or any(
-                not math.isclose(ref.get(k, math.nan), cur[k], rel_tol=1e-12)
+                not math.isclose(ref[k], cur[k], rel_tol=1e-12)
                 for k in ("expert_mean", "random_mean")
             ):
                 problems.append(f"reference of {task_id!r} differs from this checkout's")
                 break
-    meta = doc["meta_train"]
-    if meta.get("status") not in META_TRAIN_STATUSES:
-        problems.append(f"meta_train status {meta.get('status')!r} not in {META_TRAIN_STATUSES}")
-    tasks = doc["tasks"]
     expected = {
-        (split, t, track, k)
-        for split in config.splits
-        for t in tasks.get(split, [])
+        (split, t, track, k) for split, ids in tasks.items() for t in ids
         for track, k in config.conditions()
-    }
-    if set(tasks) != set(config.splits):
-        problems.append(f"tasks cover splits {sorted(tasks)}, config says {list(config.splits)}")
+    }  # fmt: skip
     seen = set()
     for job in doc["jobs"]:
-        problem = _check_job(job, config, refs)
+        problem = _check_job(job, config, doc["seed"], {t: refs[t] for t in task_ids})
         if problem:
             problems.append(problem)
             continue
@@ -296,6 +420,7 @@ def validate_result(
         if key not in expected or key in seen:
             problems.append(f"job {key!r} is unexpected or duplicated")
         seen.add(key)
+    meta = doc["meta_train"]
     if doc["complete"] != (seen == expected and meta.get("status") != "pending"):
         problems.append("'complete' flag disagrees with the jobs present")
     if require_complete and not doc["complete"]:
@@ -303,3 +428,10 @@ def validate_result(
             f"incomplete: {len(seen)} of {len(expected)} jobs done (finish it with --resume)"
         )
     return problems
+
+
+def _count(tasks: Any) -> str:
+    if not isinstance(tasks, dict):
+        return repr(tasks)
+    parts = [f"{len(v) if isinstance(v, list) else '?'} {k}" for k, v in tasks.items()]
+    return "(" + ", ".join(parts) + ")"

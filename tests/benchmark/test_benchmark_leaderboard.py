@@ -120,11 +120,10 @@ def test_leaderboard_scores_valid_files_and_lists_the_rest(tiny_run, tiny_data, 
     (bad / "duplicate.json").write_text(json.dumps(doc))
     other = copy.deepcopy(doc)
     other["config"]["max_steps"] = 41
-    other["seed"] = 7
     (bad / "other-settings.json").write_text(json.dumps(reseal(other)))
     for i in (1, 2):  # two different valid files claiming the same agent and seed
         conflict = copy.deepcopy(doc)
-        conflict["seed"], conflict["timing"]["wall_s"] = 9, float(i)
+        conflict["agent"]["name"], conflict["timing"]["wall_s"] = "twin", float(i)
         (bad / f"conflict-{i}.json").write_text(json.dumps(reseal(conflict)))
 
     board = render_leaderboard(board_dir, data_dir=tiny_data, baseline="mean", resamples=500)
@@ -140,7 +139,7 @@ def test_leaderboard_scores_valid_files_and_lists_the_rest(tiny_run, tiny_data, 
         "conflict-1.json",
         "conflict-2.json",
     }
-    assert "conflicting results for 'mean' seed 9" in left_out["conflict-1.json"]
+    assert "conflicting results for 'twin' seed 0" in left_out["conflict-1.json"]
     assert "evaluation settings differ" in left_out["other-settings.json"]
     assert all(e.seeds == [0, 1] for e in board.entries)
 
