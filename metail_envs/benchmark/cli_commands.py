@@ -11,7 +11,7 @@ import argparse
 import json
 import sys
 
-from metail_envs.executors import add_executor_arguments
+from metail_envs.executors import SHARE, add_executor_arguments, add_memory_argument
 
 from .protocol import EPISODES, K_VALUES, MAX_STEPS, MIN_SEEDS, PROTOCOL_NAME, SPLITS
 
@@ -55,6 +55,13 @@ def evaluate_arguments(p: argparse.ArgumentParser) -> None:
         "--leaderboard", action="store_true", help="render and print the leaderboard of --out"
     )
     add_executor_arguments(p, "parallel workers (default: all cores, or all CPUs of the cluster)")
+    add_memory_argument(p)
+    p.add_argument(
+        "--trust-checkpoints",
+        action="store_true",
+        help="load checkpoints in --out that this machine's metail did not record: only if you "
+        "trust that directory (a checkpoint is its agent's code)",
+    )
     smoke = p.add_argument_group("non-standard settings (smoke runs; flagged on the leaderboard)")
     smoke.add_argument("--k-values", type=int, nargs="+", default=list(K_VALUES), metavar="K")
     smoke.add_argument("--episodes", type=int, default=EPISODES)
@@ -100,7 +107,8 @@ def run_evaluate(a: argparse.Namespace) -> int:
         train_tasks=tuple(a.train_tasks) if a.train_tasks else None,
     )
     bars = not a.no_progress and sys.stderr.isatty()
-    with make_executor(a.executor, a.workers, a.ray_address, a.retries) as pool:
+    memory = SHARE if a.max_memory_gb is None else a.max_memory_gb
+    with make_executor(a.executor, a.workers, a.ray_address, a.retries, memory) as pool:
         probe_agents(pool, agents)
         paths = evaluate(
             agents,
@@ -108,6 +116,7 @@ def run_evaluate(a: argparse.Namespace) -> int:
             seeds=a.seeds,
             config=config,
             resume=a.resume,
+            trust_checkpoints=a.trust_checkpoints,
             data_dir=a.data_dir,
             progress=bars,
             executor=pool if bars else StageLog(pool),
@@ -142,12 +151,25 @@ def leaderboard_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("dir", metavar="DIR", help="directory of result files (metail evaluate --out)")
     p.add_argument("--out", metavar="DIR", help="where to write it (default: DIR/leaderboard)")
     p.add_argument("--data-dir", help="expert data directory (default: METAIL_DATA_DIR or repo)")
+    p.add_argument(
+        "--verify",
+        type=int,
+        default=0,
+        metavar="N",
+        help="re-run N jobs drawn at random from DIR's checkpoints and leave out a file whose "
+        "returns differ (runs the agents' code: verify only agents you would evaluate)",
+    )
+    p.add_argument("--verify-seed", type=int, default=0, help="seed of the draw (0)")
+    p.add_argument("--workers", type=int, help="worker processes for --verify (default: cores)")
 
 
 def run_leaderboard(a: argparse.Namespace) -> int:
     from .leaderboard import render_leaderboard
 
-    board = render_leaderboard(a.dir, a.out, data_dir=a.data_dir)
+    verify = {k: getattr(a, k, None) for k in ("verify", "verify_seed", "workers")}
+    board = render_leaderboard(
+        a.dir, a.out, data_dir=a.data_dir, **{k: v for k, v in verify.items() if v is not None}
+    )
     print(board.markdown())
     for kind, path in board.outputs.items():
         print(f"{kind}: {path}", file=sys.stderr)

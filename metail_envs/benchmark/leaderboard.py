@@ -1,9 +1,12 @@
 """The leaderboard: validate every result file, aggregate the valid ones, render them.
 
-Nothing unvalidated is scored. A file of another protocol version, split file, demonstration set
-or evaluation setting, or a malformed, edited or unfinished one, is listed with its reason and
-left out. The rest are aggregated per agent and per (split, K) with :mod:`.stats` and rendered as
-a Markdown table, an HTML page and PNG plots.
+Nothing unvalidated is scored, and no file can stop the others from being shown. A file of
+another protocol version, split file, demonstration set or evaluation setting, a malformed,
+edited or unfinished one, or one whose agent is not what it says (:mod:`.plausibility`), is
+listed with its reason and left out; with ``verify=N`` (``--verify N``) N jobs are re-run from
+the files' checkpoints (:mod:`.verify`) and a file whose numbers differ is left out too. The
+rest are aggregated per agent and per (split, K) with :mod:`.stats`, implausible results are
+flagged, and all is rendered as a Markdown table, an HTML page and PNG plots.
 """
 
 from __future__ import annotations
@@ -17,8 +20,9 @@ from typing import Any
 
 import numpy as np
 
+from . import plausibility, stats
 from . import results as R
-from . import stats
+from . import verify as V
 from .protocol import (
     BASELINE_AGENT,
     BOOTSTRAP_RESAMPLES,
@@ -71,6 +75,8 @@ class Entry:
     adapt_steps: float | None = None
     """Mean gradient steps (or forward passes) per adaptation, as the agent reported them."""
     summary: dict[Cell, dict[str, Any]] = field(default_factory=dict)
+    flags: list[str] = field(default_factory=list)
+    """Why its results are implausible (:mod:`.plausibility`, :mod:`.verify`); shown, not hidden."""
 
 
 @dataclass
@@ -88,6 +94,9 @@ class Leaderboard:
     version: int = PROTOCOL_VERSION
     """The protocol version shown; an older one is an archived leaderboard."""
     outputs: dict[str, Path] = field(default_factory=dict)
+    checks: list[V.Check] = field(default_factory=list)
+    """The jobs re-run by ``verify``, and how each compared."""
+    verify_note: str = ""
 
     @property
     def baselines(self) -> list[str]:
@@ -120,6 +129,30 @@ def _settings_key(doc: dict[str, Any]) -> str:
     return json.dumps(ProtocolConfig.from_json(doc["config"]).settings(), sort_keys=True)
 
 
+def _file_problems(path: Path, expect: dict[str, Any]) -> tuple[dict[str, Any] | None, list[str]]:
+    """A file's document and every reason to leave it out; never raises for a bad file."""
+    try:
+        doc = R.read_result(path)
+        proto = doc.get("protocol")
+        current = isinstance(proto, dict) and proto.get("version") == PROTOCOL_VERSION
+        # an archived version is checked for itself; its data and references were others
+        problems = R.validate_result(doc, **(expect if current else {}))
+        return doc, problems or plausibility.identity_problems(doc)
+    except R.ResultError as e:
+        return None, [str(e)]
+    except Exception as e:  # a file must never stop the leaderboard: say what went wrong
+        return None, [f"could not be validated: {type(e).__name__}: {e}"]
+
+
+def _check_verify(verify: Any, verify_seed: Any, workers: Any) -> None:
+    from metail_envs.executors import check_workers
+
+    check_workers(workers)
+    for name, value in (("verify", verify), ("verify_seed", verify_seed)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValueError(f"{name}={value!r} is invalid; accepted: an integer >= 0")
+
+
 def load_leaderboard(
     results_dir: str | Path,
     *,
@@ -127,28 +160,28 @@ def load_leaderboard(
     baseline: str = BASELINE_AGENT,
     resamples: int = BOOTSTRAP_RESAMPLES,
     seed: int = BOOTSTRAP_SEED,
+    verify: int = 0,
+    verify_seed: int = 0,
+    workers: int | None = None,
 ) -> Leaderboard:
     """Validate every result file under ``results_dir`` and aggregate the valid ones.
 
     The official settings are used when any valid file has them; otherwise the most common
-    settings among valid files, and the leaderboard says it is not the official one.
+    settings among valid files, and the leaderboard says it is not the official one. ``verify``:
+    jobs to re-run from the files' checkpoints (drawn with ``verify_seed``, on ``workers``
+    worker processes); a file whose re-run differs is left out.
     """
+    _check_verify(verify, verify_seed, workers)
     root = Path(results_dir)
     if not root.is_dir():
         raise FileNotFoundError(f"results_dir={str(root)!r} is not a directory")
     suite_sha, dhash, refs = _current_expectations(data_dir)
+    expect = dict(suite_sha256=suite_sha, data_hash=dhash, references=refs)
     excluded: list[Excluded] = []
     valid: list[tuple[Path, dict[str, Any]]] = []
     for path in _result_files(root):
-        try:
-            doc = R.read_result(path)
-            current = doc.get("protocol", {}).get("version") == PROTOCOL_VERSION
-            # an archived version is checked for itself; its data and references were others
-            expect = dict(suite_sha256=suite_sha, data_hash=dhash, references=refs)
-            problems = R.validate_result(doc, **(expect if current else {}))
-        except (R.ResultError, AttributeError) as e:
-            problems = [str(e)]
-        if problems:
+        doc, problems = _file_problems(path, expect)
+        if problems or doc is None:
             excluded.append(Excluded(str(path), problems))
         else:
             valid.append((path, doc))
@@ -186,20 +219,50 @@ def load_leaderboard(
         excluded += [Excluded(str(p), [f"duplicate of {items[0][0]}"]) for p, _ in items[1:]]
 
     config = ProtocolConfig.from_json({k: v for k, v in settings.items()})
-    docs = [d for _, d in chosen.values()]
-    tasks = {s: docs[0]["tasks"][s] for s in config.splits} if docs else {}
+    tasks = R.protocol_tasks(config) if chosen else {}  # the protocol's, never a file's own
+    checks, note = [], ""
+    if verify and version != PROTOCOL_VERSION:
+        note = "archived files are not re-run: the data they were made with is not this checkout's"
+    elif verify:
+        checks = V.verify(
+            list(chosen.values()), verify, seed=verify_seed, data_dir=data_dir, workers=workers
+        )
+        for c in checks:
+            item = next((k for k, (p, _) in chosen.items() if p == c.path), None)
+            if c.outcome == V.DIFFERS and item is not None:
+                excluded.append(Excluded(str(c.path), [f"--verify: job {c.key} {c.detail}"]))
+                del chosen[item]
     conditions = sorted(config.conditions(), key=_headline_order)
     cells = [(s, track, k) for s in config.splits for track, k in conditions]
     entries = _entries(chosen, tasks, cells)
     board = Leaderboard(
         entries, excluded, settings, key == official_key, tasks, cells, baseline, resamples,
-        version,
+        version, checks=checks, verify_note=note,
     )  # fmt: skip
     _summarise(board, resamples, seed)
+    _flag(board, list(chosen.values()), refs if version == PROTOCOL_VERSION else None)
     if cells:
         top = cells[0]  # the headline: the first split's short track at the largest K
         board.entries.sort(key=lambda e: (-e.summary[top]["iqm"], e.name))
     return board
+
+
+def _flag(board: Leaderboard, files: list[tuple[Path, dict[str, Any]]], refs: Any) -> None:
+    """Attach every plausibility flag and every job ``verify`` could not compare."""
+    found: dict[str, list[str]] = {}
+    for source in (
+        plausibility.duplicate_flags(files),
+        plausibility.above_expert_flags(board, refs),
+    ):
+        for name, flags in source.items():
+            found.setdefault(name, []).extend(flags)
+    unchecked = Counter(c.agent for c in board.checks if c.outcome in (V.FAILED, V.UNVERIFIABLE))
+    for name, n in unchecked.items():
+        found.setdefault(name, []).append(
+            f"--verify could not re-run {n} of its jobs (see Verification)"
+        )
+    for entry in board.entries:
+        entry.flags = found.get(entry.name, [])
 
 
 def _headline_order(condition: tuple[str, int]) -> tuple[int, str, int]:
@@ -290,7 +353,28 @@ def _summarise(board: Leaderboard, resamples: int, seed: int) -> None:
 
 
 def _label(entry: Entry) -> str:
-    return f"{entry.name} (reference)" if entry.privileged or entry.name == "random" else entry.name
+    label = (
+        f"{entry.name} (reference)" if entry.privileged or entry.name == "random" else entry.name
+    )
+    return f"{label} (FLAGGED)" if entry.flags else label
+
+
+def _verification_lines(board: Leaderboard) -> list[str]:
+    """One line per outcome of ``verify`` (counts, then every job that did not match)."""
+    if board.verify_note:
+        return [f"Not verified: {board.verify_note}."]
+    if not board.checks:
+        return []
+    counts = Counter(c.outcome for c in board.checks)
+    order = (V.IDENTICAL, V.DIFFERS, V.FAILED, V.UNVERIFIABLE)
+    head = ", ".join(f"{counts[o]} {o}" for o in order if counts[o])
+    lines = [f"{len(board.checks)} jobs re-run from the files' checkpoints: {head}."]
+    lines += [
+        f"{c.outcome}: {c.path} job {c.key}: {c.detail}"
+        for c in board.checks
+        if c.outcome != V.IDENTICAL
+    ]
+    return lines
 
 
 def _f(x: float | None, digits: int = 1) -> str:
@@ -378,6 +462,14 @@ def _markdown(board: Leaderboard) -> str:
         out += [f"## split `{split}` ({n} tasks)", "", _md_table(*_main_rows(board, split)), ""]
     if board.entries:
         out += ["## Other aggregates", "", _md_table(*_extra_rows(board)), ""]
+    flagged = [e for e in board.entries if e.flags]
+    if flagged:
+        out += ["## Flags (implausible results: shown, not trusted)", ""]
+        out += [f"- **{e.name}**: " + "; ".join(e.flags) for e in flagged]
+        out.append("")
+    verification = _verification_lines(board)
+    if verification:
+        out += ["## Verification", "", *[f"- {line}" for line in verification], ""]
     failing = [e for e in board.entries if e.errors]
     if failing:
         out += ["## Failures", ""]
@@ -408,6 +500,17 @@ def _html(board: Leaderboard, images: dict[str, Path]) -> str:
         parts += ["<h2>Other aggregates</h2>", _html_table(*_extra_rows(board))]
     for title, path in images.items():
         parts.append(f"<h2>{html.escape(title)}</h2><img src='{html.escape(path.name)}' alt=''>")
+    flagged = [e for e in board.entries if e.flags]
+    if flagged:
+        items = "".join(
+            f"<li><b>{html.escape(e.name)}</b>: {html.escape('; '.join(e.flags))}</li>"
+            for e in flagged
+        )
+        parts.append(f"<h2>Flags (implausible results: shown, not trusted)</h2><ul>{items}</ul>")
+    verification = _verification_lines(board)
+    if verification:
+        items = "".join(f"<li>{html.escape(line)}</li>" for line in verification)
+        parts.append(f"<h2>Verification</h2><ul>{items}</ul>")
     failing = [e for e in board.entries if e.errors]
     if failing:
         items = "".join(
@@ -529,12 +632,17 @@ def render_leaderboard(
     baseline: str = BASELINE_AGENT,
     resamples: int = BOOTSTRAP_RESAMPLES,
     seed: int = BOOTSTRAP_SEED,
+    verify: int = 0,
+    verify_seed: int = 0,
+    workers: int | None = None,
 ) -> Leaderboard:
-    """Validate and aggregate ``results_dir``; write ``leaderboard.md``, ``leaderboard.html``
-    and the PNG plots to ``out_dir`` (default ``<results_dir>/leaderboard``)."""
+    """Validate and aggregate ``results_dir`` (re-running ``verify`` jobs: :func:`load_leaderboard`);
+    write ``leaderboard.md``, ``leaderboard.html`` and the PNG plots to ``out_dir`` (default
+    ``<results_dir>/leaderboard``)."""
     board = load_leaderboard(
-        results_dir, data_dir=data_dir, baseline=baseline, resamples=resamples, seed=seed
-    )
+        results_dir, data_dir=data_dir, baseline=baseline, resamples=resamples, seed=seed,
+        verify=verify, verify_seed=verify_seed, workers=workers,
+    )  # fmt: skip
     out = Path(out_dir) if out_dir is not None else Path(results_dir) / "leaderboard"
     out.mkdir(parents=True, exist_ok=True)
     images = _plots(board, out, seed)
