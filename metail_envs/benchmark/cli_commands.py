@@ -13,7 +13,16 @@ import sys
 
 from metail_envs.executors import SHARE, add_executor_arguments, add_memory_argument
 
-from .protocol import EPISODES, K_VALUES, MAX_STEPS, MIN_SEEDS, PROTOCOL_NAME, SPLITS
+from .protocol import (
+    EPISODES,
+    K_VALUES,
+    MAX_STEPS,
+    MIN_SEEDS,
+    PROTOCOL_NAME,
+    SHORT_K_VALUES,
+    SPLITS,
+    TRACKS,
+)
 
 EVALUATE_HELP = f"evaluate agents under the benchmark protocol ({PROTOCOL_NAME})"
 LEADERBOARD_HELP = "validate result files and render the leaderboard (Markdown, HTML, PNG)"
@@ -64,6 +73,10 @@ def evaluate_arguments(p: argparse.ArgumentParser) -> None:
     )
     smoke = p.add_argument_group("non-standard settings (smoke runs; flagged on the leaderboard)")
     smoke.add_argument("--k-values", type=int, nargs="+", default=list(K_VALUES), metavar="K")
+    smoke.add_argument("--tracks", nargs="+", choices=TRACKS, default=list(TRACKS))
+    smoke.add_argument(
+        "--short-k-values", type=int, nargs="+", default=list(SHORT_K_VALUES), metavar="K"
+    )
     smoke.add_argument("--episodes", type=int, default=EPISODES)
     smoke.add_argument("--max-steps", type=int, default=MAX_STEPS)
     smoke.add_argument("--train-tasks", nargs="+", metavar="TASK_ID")
@@ -101,6 +114,8 @@ def run_evaluate(a: argparse.Namespace) -> int:
     config = ProtocolConfig(
         splits=tuple(splits),
         k_values=tuple(a.k_values),
+        tracks=tuple(a.tracks),
+        short_k_values=tuple(a.short_k_values),
         episodes=a.episodes,
         max_steps=a.max_steps,
         tasks=tuple(a.tasks) if a.tasks else None,

@@ -54,7 +54,8 @@ def tiny_args(config, tiny_data, out, *agents: str) -> list[str]:
     return [
         "evaluate", *(a for agent in agents for a in ("--agent", agent)), "--seeds", "1",
         "--out", str(out), "--workers", "1", "--tasks", *config.tasks,
-        "--k-values", *map(str, config.k_values), "--episodes", str(EPISODES),
+        "--k-values", *map(str, config.k_values), "--tracks", *config.tracks,
+        "--short-k-values", *map(str, config.short_k_values), "--episodes", str(EPISODES),
         "--max-steps", str(MAX_STEPS), "--train-tasks", *config.train_tasks,
         "--data-dir", str(tiny_data),
     ]  # fmt: skip
@@ -116,7 +117,7 @@ def test_a_run_where_every_job_of_an_agent_failed_exits_1(tmp_path, tiny_data, c
     args = tiny_args(tiny_config(), tiny_data, tmp_path, *agents, "random")
     assert main(args) == 1
     err = capsys.readouterr().err
-    n = len(tiny_config().tasks) * len(tiny_config().k_values)
+    n = len(tiny_config().tasks) * len(tiny_config().conditions())
     assert f"every job of agent 'metail_test_agents:RaisingAgent' failed ({n} of {n})" in err
     assert err.count("RuntimeError: adapt exploded on purpose") == 1  # the first of its kind
     assert "seed 0, meta-training: ValueError: meta-training exploded on purpose" in err
@@ -148,7 +149,7 @@ def test_console_output_warnings_and_progress(tmp_path, tiny_data):
     """In a real process: a warning is one line without its source line; progress bars only
     when stderr is a terminal, otherwise one line per finished stage."""
     config = tiny_config()
-    n = len(config.tasks) * len(config.k_values)
+    n = len(config.tasks) * len(config.conditions())
 
     def command(out: Path) -> list[str]:
         return [
