@@ -37,7 +37,7 @@ RULES = {
 
 def _shipped_nominal() -> Path:
     """The repository's trained nominal expert (an SB3 zip): an expert that completes episodes."""
-    from baselines.experts.demos import expert_path
+    from baselines.experts.layout import expert_path
 
     path = expert_path(D.REPO_DATA_DIR, NOMINAL)
     assert path.exists(), f"{path} missing: the repository's expert data is incomplete"
@@ -63,7 +63,8 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def real_dir(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """``data_dir`` with the repository's nominal expert as the nominal task's trained expert
     (as a retrain would put it), its data rebuilt: complete demonstrations to load."""
-    from baselines.experts.demos import build_data, expert_path
+    from baselines.experts.demos import build_data
+    from baselines.experts.layout import expert_path
 
     d = tmp_path_factory.mktemp("real") / "expert_data"
     shutil.copytree(data_dir, d)
@@ -204,7 +205,7 @@ def test_shipped_expert_acts_like_its_sb3_zip_and_exports_back(
     from stable_baselines3 import PPO
 
     from baselines.experts.convert import main
-    from baselines.experts.demos import expert_path
+    from baselines.experts.layout import expert_path
 
     rng = np.random.default_rng(0)
     obs = rng.normal(0.0, 2.0, (256, 11))
@@ -257,7 +258,8 @@ def test_rebuild_skips_intact_tasks(real_dir: Path) -> None:
 def test_a_rerun_of_one_task_rewrites_it_and_the_data_hash(copy: Path) -> None:
     """What the lead does after a retrain: the new SB3 zip in place (here at the format-1
     location, which the data stage adopts), then ``--stage data --task ID``."""
-    from baselines.experts.demos import build_data, expert_path
+    from baselines.experts.demos import build_data
+    from baselines.experts.layout import expert_path
     from baselines.experts.make_expert_data import main
 
     before, hash_before = _manifest(copy), D.data_hash("hopper-v1", data_dir=_full(copy))
@@ -451,7 +453,7 @@ def test_planted_payloads_run_nothing(copy: Path, tmp_path: Path) -> None:
     from imitation.data import serialize
     from stable_baselines3 import PPO
 
-    from baselines.experts.demos import expert_path
+    from baselines.experts.layout import expert_path
 
     marker = tmp_path / "ran"
     m = _manifest(copy)
@@ -573,7 +575,8 @@ def test_a_task_below_the_bar_is_retrained_with_a_new_config(copy: Path) -> None
 def test_a_task_below_the_bar_gets_fresh_attempts_and_keeps_the_best(
     copy: Path, tmp_path: Path
 ) -> None:
-    from baselines.experts.demos import build_data, expert_path
+    from baselines.experts.demos import build_data
+    from baselines.experts.layout import expert_path
     from baselines.experts.retry import Attempt, RetryPlan, retry_experts
 
     cfg = tmp_path / "tiny.json"

@@ -43,14 +43,8 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
-from baselines.experts.demos import (
-    Manifest,
-    build_data,
-    expert_path,
-    given_or_local,
-    training_dir,
-    write_manifest,
-)
+from baselines.experts.demos import Manifest, build_data, given_or_local, write_manifest
+from baselines.experts.layout import expert_path, training_dir, training_order
 from baselines.experts.retry import RETRY_BELOW, retry_experts
 from baselines.experts.train import (
     TrainConfig,
@@ -59,19 +53,15 @@ from baselines.experts.train import (
     drop_checkpoints,
     train_from_job,
 )
-from metail_envs.data import MANIFEST, DataRule, default_data_dir
+from metail_envs.data import MANIFEST, REGENERATE, DataRule, default_data_dir
 from metail_envs.executors import Executor, Job, add_executor_arguments, make_executor
 from metail_envs.tasks import DEFAULT_SUITE, Suite, Task, load_suite
 
 COMMAND = "python -m baselines.experts.make_expert_data --suite {suite} --resume"
-DATA_COMMAND = "python -m baselines.experts.make_expert_data --suite {suite} --stage data --resume"
+DATA_COMMAND = REGENERATE
 """The data stage alone (recorded in the manifest when it wrote it): rewrites ``experts/``,
-``demos/`` and the manifest from the trained experts under ``training/``."""
-
-
-def training_order(suite: Suite) -> list[Task]:
-    """Nominal (the base) first, then test and ood (they score every agent), then train."""
-    return [suite.nominal, *suite.test, *suite.ood, *suite.train]
+``demos/`` and the manifest from the trained experts under ``training/``; the command every
+data error names (:data:`metail_envs.data.REGENERATE`)."""
 
 
 def train_experts(

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from baselines.experts.demos import training_dir
+from baselines.experts.layout import training_dir
 from metail_envs.data import default_data_dir, load_manifest
 from metail_envs.tasks import DEFAULT_SUITE, Task, load_suite
 

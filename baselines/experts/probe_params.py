@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from baselines.experts.demos import training_dir
+from baselines.experts.layout import training_dir
 from metail_envs.data import default_data_dir
 from metail_envs.tasks import DEFAULT_SUITE, Task, load_suite
 

@@ -35,7 +35,8 @@ from typing import Any
 
 import numpy as np
 
-from baselines.experts.demos import expert_path, given_or_local, training_dir
+from baselines.experts.demos import given_or_local
+from baselines.experts.layout import expert_path, training_dir, training_order
 from baselines.experts.train import (
     CONFIG_DIR,
     TrainConfig,
@@ -140,8 +141,6 @@ def tasks_to_retry(
 ) -> list:
     """Tasks the plan's rule selects (every one of ``task_ids`` when given) that have no record
     of this plan yet, as ``(index in the training order, task)``, scored tasks first."""
-    from baselines.experts.make_expert_data import training_order
-
     plan = plan or RetryPlan.load()
     entries = load_manifest(data_dir).get("tasks", {})
     out = []
