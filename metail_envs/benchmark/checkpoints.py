@@ -75,12 +75,13 @@ def file_digests(checkpoint: Path) -> dict[str, str]:
     checkpoint = Path(checkpoint)
     out = {}
     for path in sorted(checkpoint.rglob("*")):
-        if path.is_file() and path.name != META_TRAIN_RECORD:
+        rel = path.relative_to(checkpoint).as_posix()
+        if path.is_file() and rel != META_TRAIN_RECORD:
             h = hashlib.sha256()
             with open(path, "rb") as f:
                 for block in iter(lambda: f.read(1 << 20), b""):
                     h.update(block)
-            out[path.relative_to(checkpoint).as_posix()] = h.hexdigest()
+            out[rel] = h.hexdigest()
     return out
 
 
