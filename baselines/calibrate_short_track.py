@@ -114,7 +114,11 @@ def calibrate(
                     s = summarise(_scores(run, agent, k))
                     rows.append({"window": window, "start": start, "agent": agent, "k": k,
                                  "iqm": s["iqm"], "iqm_ci": s["iqm_ci"]})  # fmt: skip
-    table = {"seeds": list(seeds), "rows": rows, "choice": choose(rows, min(k_values))}
+    from metail_envs import data, load_suite
+
+    data_hash = data.data_hash(load_suite(), data_dir=data_dir)
+    table = {"seeds": list(seeds), "data_hash": data_hash, "rows": rows,
+             "choice": choose(rows, min(k_values))}  # fmt: skip
     out.mkdir(parents=True, exist_ok=True)
     (out / "calibration.json").write_text(json.dumps(table, indent=1) + "\n")
     (out / "calibration.md").write_text(markdown(table) + "\n")
@@ -165,7 +169,8 @@ def markdown(table: dict[str, Any]) -> str:
         if c is None
         else f"Chosen: T={c['window']}, window start {c['start']} (K={c['k']}: floor "
         f"{c['floor']:.1f}, best prior {c['prior']:.1f}, gain {c['gain']:.1f}); seeds "
-        f"{table['seeds']}, test split, IQM [95% stratified bootstrap CI]."
+        f"{table['seeds']}, test split, IQM [95% stratified bootstrap CI]; data hash "
+        f"{table['data_hash'][:12]}."
     )
     return "\n".join(lines)
 

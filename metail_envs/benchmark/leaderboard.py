@@ -34,15 +34,11 @@ from .protocol import (
     PROTOCOL_VERSION,
     SECOND_BASELINE_AGENT,
     ProtocolConfig,
+    condition_label,
 )
 
 Cell = tuple[str, str, int]
 """A (split, track, K) column of the leaderboard."""
-
-
-def condition_label(track: str, k: int) -> str:
-    """``short K=5``; K=0 is the same on every track: ``K=0``."""
-    return "K=0" if k == 0 else f"{track} K={k}"
 
 
 def _official(version: int) -> ProtocolConfig:

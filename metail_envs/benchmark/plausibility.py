@@ -110,7 +110,7 @@ def above_expert_flags(
 ) -> dict[str, list[str]]:
     """Per agent name, one flag naming the columns where a non-privileged agent's IQM is above
     the expert's (the expert entry's IQM, else 100) by more than the expert's own spread."""
-    from .leaderboard import condition_label
+    from .protocol import condition_label
 
     if not references or not board.entries:
         return {}

@@ -99,6 +99,11 @@ Condition = tuple[str, int]
 """A (track, K) of the protocol: ``("short", 5)`` is five windows of a few transitions."""
 
 
+def condition_label(track: str, k: int) -> str:
+    """``short K=5``; K=0 is the same on every track: ``K=0``."""
+    return "K=0" if k == 0 else f"{track} K={k}"
+
+
 @dataclass(frozen=True)
 class ProtocolConfig:
     """What one evaluation run does. The defaults are the official protocol.
@@ -145,17 +150,23 @@ class ProtocolConfig:
         _check_choice("splits", self.splits, EVAL_SPLITS + OTHER_SPLITS)
         _check_choice("tracks", self.tracks, TRACKS)
         _check_choice("k_values", self.k_values, range(0, 101))
+        if not isinstance(self.short_k_values, tuple):
+            raise ValueError(
+                f"short_k_values={self.short_k_values!r} is invalid; accepted: K values"
+            )
         if "short" in self.tracks:
             _check_choice("short_k_values", self.short_k_values, range(1, 101))
         _check_choice("window_start", (self.window_start,), WINDOW_STARTS)
         _check_choice("demo_draw", (self.demo_draw,), DEMO_DRAWS)
-        for name in ("episodes", "max_steps", "short_window"):
+        for name in ("episodes", "max_steps", "short_window", "reset_seed_base"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name}={value!r} is invalid; accepted: an integer >= 1")
+            low = 0 if name == "reset_seed_base" else 1
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise ValueError(f"{name}={value!r} is invalid; accepted: an integer >= {low}")
         for name in ("adapt_cap_s", "act_cap_s", "meta_train_cap_s"):
             value = getattr(self, name)
-            if not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
+            bad_type = isinstance(value, bool) or not isinstance(value, int | float)
+            if bad_type or not math.isfinite(value) or value <= 0:
                 raise ValueError(f"{name}={value!r} is invalid; accepted: a number of seconds > 0")
         for name in ("tasks", "train_tasks"):
             value = getattr(self, name)

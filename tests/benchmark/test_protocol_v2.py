@@ -128,3 +128,27 @@ def test_adapt_never_sees_infos(tiny_data):
         demos, windows = job_demos(spec)
         assert len(demos) == 1 and demos[0].infos is None
         assert len(demos[0].obs) == len(demos[0].acts) + 1 == windows[0].stop - windows[0].start + 1
+
+
+@pytest.mark.parametrize(
+    "kwargs, name",
+    [
+        ({"short_k_values": None}, "short_k_values"),
+        ({"short_k_values": (0,)}, "short_k_values"),
+        ({"tracks": ("long",)}, "tracks"),
+        ({"tracks": ()}, "tracks"),
+        ({"short_window": 0}, "short_window"),
+        ({"short_window": True}, "short_window"),
+        ({"window_start": "middle"}, "window_start"),
+        ({"demo_draw": "random"}, "demo_draw"),
+        ({"version": 3}, "version"),
+        ({"splits": ("valid",)}, "splits"),
+        ({"act_cap_s": True}, "act_cap_s"),
+        ({"adapt_cap_s": float("nan")}, "adapt_cap_s"),
+        ({"reset_seed_base": "x"}, "reset_seed_base"),
+        ({"reset_seed_base": -1}, "reset_seed_base"),
+    ],
+)
+def test_bad_protocol_configs_are_refused_by_name(kwargs, name):
+    with pytest.raises(ValueError, match=name):
+        ProtocolConfig(**kwargs)
