@@ -15,6 +15,7 @@ import gymnasium as gym
 import numpy as np
 
 from metail_envs import ENV_ID
+from metail_envs.benchmark.stats import normalised_score
 from metail_envs.data import CACHE_SEED, DEMO_SEED, EVAL_SEED, SELECT_SEED  # noqa: F401
 from metail_envs.tasks import Task
 
@@ -141,6 +142,5 @@ def cross_task_matrix(
         for j, tj in enumerate(tasks):
             rets, _ = evaluate_policy(experts[ti.id], tj, n_episodes, seed)
             ref = references[tj.id]
-            span = ref["expert_mean"] - ref["random_mean"]
-            m[i, j] = 100.0 * (rets.mean() - ref["random_mean"]) / span
+            m[i, j] = normalised_score(rets.mean(), ref["random_mean"], ref["expert_mean"])
     return m

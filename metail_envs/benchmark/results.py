@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from .protocol import PROTOCOL_VERSIONS, ProtocolConfig, job_seed
+from .stats import normalised_score
 
 SCHEMA = "metail.result"
 SCHEMA_VERSION = 2
@@ -315,8 +316,7 @@ def _check_job(job: Any, config: ProtocolConfig, seed: int, refs: Mapping[str, A
     ref = refs.get(job["task"])  # holds only the protocol's tasks, checked
     if ref is None:
         return f"{where}: not a task of its protocol config"
-    span = ref["expert_mean"] - ref["random_mean"]
-    score = 100.0 * (mean_return - ref["random_mean"]) / span
+    score = float(normalised_score(mean_return, ref["random_mean"], ref["expert_mean"]))
     if not _is_num(job.get("score")) or not math.isclose(
         job["score"], score, rel_tol=1e-9, abs_tol=1e-9
     ):

@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import numpy as np
-from scipy import stats as _st
 
 Statistic = Callable[[np.ndarray], np.ndarray]
 """Maps score matrices of shape ``(..., runs, tasks)`` to values of shape ``(...)``."""
@@ -44,6 +43,8 @@ def _flat(x: np.ndarray) -> np.ndarray:
 
 def iqm(scores: np.ndarray) -> np.ndarray:
     """Interquartile mean over runs and tasks: the mean of the middle 50% of all scores."""
+    from scipy import stats as _st  # scipy on first use: the score function stays light
+
     return _st.trim_mean(_flat(np.asarray(scores, dtype=np.float64)), 0.25, axis=-1)
 
 
