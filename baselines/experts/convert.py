@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -31,6 +30,7 @@ from metail_envs.expert_policy import (
     expected_shapes,
     read_state_dict,
 )
+from metail_envs.fileio import atomic_write
 
 _ACTIVATIONS = {"Tanh": "tanh", "ReLU": "relu"}
 
@@ -90,11 +90,7 @@ def write_plain(model_or_zip: Any, path: str | Path) -> dict[str, Any]:
     sd, arch = sb3_to_plain(model)
     buf = io.BytesIO()  # in memory: the archive's inner name does not depend on the file name
     torch.save(sd, buf)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".tmp-{os.getpid()}-{path.name}")
-    tmp.write_bytes(buf.getvalue())
-    os.replace(tmp, path)
+    atomic_write(path, lambda tmp: tmp.write_bytes(buf.getvalue()))
     return arch
 
 

@@ -58,6 +58,7 @@ from metail_envs.data import (
     task_key,
 )
 from metail_envs.executors import Executor, Job, LocalExecutor
+from metail_envs.fileio import atomic_write, write_json_atomic
 from metail_envs.tasks import DEFAULT_SUITE, Suite, Task, load_suite
 
 
@@ -121,7 +122,6 @@ def draw_complete(
 def save_demos(path: str | Path, trajs: Sequence) -> str:
     """Write in ``imitation.data.serialize.save``'s format (a HuggingFace dataset directory),
     with the infos as plain JSON; replaces ``path`` atomically. Returns the sha256."""
-    import shutil
 
     import datasets
 
@@ -138,12 +138,9 @@ def save_demos(path: str | Path, trajs: Sequence) -> str:
         "terminal": [bool(t.terminal) for t in trajs],
         "rews": [t.rews for t in trajs],
     }
-    path = Path(path)
-    tmp = path.with_name(f".tmp-{path.name}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    datasets.Dataset.from_dict(columns).save_to_disk(str(tmp))
-    shutil.rmtree(path, ignore_errors=True)
-    tmp.rename(path)
+    path = atomic_write(
+        path, lambda tmp: datasets.Dataset.from_dict(columns).save_to_disk(str(tmp))
+    )
     return sha256_path(path)
 
 
@@ -358,10 +355,7 @@ class Manifest:
 
 def write_manifest(path: Path, manifest: dict[str, Any]) -> None:
     """Replace ``path`` atomically (a temporary file, then a rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".tmp-{path.name}")
-    tmp.write_text(json.dumps(manifest, indent=1) + "\n")
-    tmp.replace(path)
+    write_json_atomic(path, manifest)
 
 
 @contextmanager

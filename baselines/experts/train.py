@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import shutil
 import time
 from collections.abc import Callable, Sequence
@@ -33,6 +32,7 @@ import numpy as np
 
 from baselines.experts.evaluate import SELECT_SEED, evaluate_policy
 from metail_envs import ENV_ID
+from metail_envs.fileio import atomic_write, write_json_atomic
 from metail_envs.tasks import Task
 
 CONFIG_DIR = Path(__file__).parent / "configs"
@@ -261,25 +261,24 @@ def export_expert(model, vecnorm, path: str | Path) -> Path:
     it and its ``predict`` acts on raw observations)."""
     path = Path(path)
     with _Folded(model, vecnorm):
-        _atomic(path, lambda tmp: model.save(tmp))
+        atomic_write(path, _sb3_save(model))
     return path
 
 
 # --- files ------------------------------------------------------------------------------------
 
 
-def _atomic(path: Path, write: Callable[[Path], None]) -> None:
-    """Write through a temporary file and rename, so an interruption never leaves half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".tmp-{os.getpid()}-{path.name}")
-    write(tmp)
-    if not tmp.exists() and tmp.with_suffix(tmp.suffix + ".zip").exists():
-        tmp = tmp.with_suffix(tmp.suffix + ".zip")  # SB3 appends .zip to names without it
-    os.replace(tmp, path)
+def _sb3_save(obj: Any) -> Callable[[Path], None]:
+    """A writer for :func:`atomic_write` from SB3's ``save``, which appends ``.zip`` to a name
+    without a suffix: the file it wrote is moved back to the name it was given."""
 
+    def write(tmp: Path) -> None:
+        obj.save(tmp)
+        zipped = tmp.with_name(tmp.name + ".zip")
+        if not tmp.exists() and zipped.exists():
+            zipped.rename(tmp)
 
-def _write_json(path: Path, data: dict[str, Any]) -> None:
-    _atomic(path, lambda tmp: tmp.write_text(json.dumps(data, indent=1) + "\n"))
+    return write
 
 
 def checkpoint_paths(run_dir: str | Path, which: str = "last") -> tuple[Path, Path]:
@@ -344,7 +343,7 @@ def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
             w.writeheader()
             w.writerows(rows)
 
-    _atomic(path, write)
+    atomic_write(path, write)
 
 
 # --- training -------------------------------------------------------------------------------
@@ -471,8 +470,8 @@ def train(
         if value > state["best_mean"]:
             state["best_mean"], state["best_steps"] = value, steps
             export_expert(model, vecnorm, out_dir / "best.zip")
-            _atomic(out_dir / "best_ckpt.zip", lambda tmp: model.save(tmp))
-            _atomic(out_dir / "best_vecnormalize.pkl", lambda tmp: vecnorm.save(tmp))
+            atomic_write(out_dir / "best_ckpt.zip", _sb3_save(model))
+            atomic_write(out_dir / "best_vecnormalize.pkl", _sb3_save(vecnorm))
         state["wall_s"] += time.perf_counter() - t0
         state["steps"] = steps
         state["done"] = done = _finished(state, config)
@@ -490,9 +489,9 @@ def train(
             }
         )
         _write_csv(csv_path, rows)
-        _atomic(last_zip, lambda tmp: model.save(tmp))
-        _atomic(last_pkl, lambda tmp: vecnorm.save(tmp))
-        _write_json(state_path, state)
+        atomic_write(last_zip, _sb3_save(model))
+        atomic_write(last_pkl, _sb3_save(vecnorm))
+        write_json_atomic(state_path, state)
         bar.set_postfix(eval=f"{rets.mean():.0f}", best=f"{state['best_mean']:.0f}")
         log(
             f"{out_dir.name}: step {steps} eval {rets.mean():.0f}±{rets.std():.0f} "
@@ -557,5 +556,5 @@ def copy_expert(run_dir: str | Path, dest: str | Path) -> Path:
         raise FileNotFoundError(f"{src} missing: the run in {run_dir} has not evaluated yet")
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    _atomic(dest, lambda tmp: shutil.copyfile(src, tmp))
+    atomic_write(dest, lambda tmp: shutil.copyfile(src, tmp))
     return dest

@@ -10,13 +10,13 @@ complete), and returns its payload. The evaluation itself is :func:`.jobs.evalua
 from __future__ import annotations
 
 import os
-import shutil
 import time
 from pathlib import Path
 from typing import Any
 
 import metail_envs
 
+from ..fileio import atomic_write
 from .agent import AgentResolutionError, resolve_agent
 from .jobs import JobSpec, evaluate_job, meta_training_demos, seed_everything
 from .protocol import ProtocolConfig
@@ -54,13 +54,12 @@ def meta_train(job: dict[str, Any], send: Any) -> dict[str, Any]:
     start = time.perf_counter()
     agent.meta_train(demos, job["seed"])
     elapsed = time.perf_counter() - start
-    target = Path(job["checkpoint"])
-    tmp = target.with_name(f"{target.name}.tmp-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    agent.save(tmp)
-    shutil.rmtree(target, ignore_errors=True)
-    os.replace(tmp, target)
+
+    def save(tmp: Path) -> None:
+        tmp.mkdir()
+        agent.save(tmp)
+
+    atomic_write(Path(job["checkpoint"]), save)
     return {"time_s": elapsed}
 
 

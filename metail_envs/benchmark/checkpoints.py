@@ -23,7 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .results import META_TRAIN_RECORD, canonical_json, write_json_atomic
+from ..fileio import write_json_atomic
+from .results import META_TRAIN_RECORD, canonical_json
 
 KEY_ENV = "METAIL_CHECKPOINT_KEY"
 """Path of the key file, if not the default ``$XDG_CONFIG_HOME/metail/checkpoint.key``."""
@@ -98,7 +99,7 @@ def write_record(checkpoint: Path, trained_with: Mapping[str, Any], time_s: Any)
     key = _key(create=True)
     if key is not None:
         record["mac"] = _mac(key, record)
-    write_json_atomic(Path(checkpoint) / META_TRAIN_RECORD, record)
+    write_json_atomic(Path(checkpoint) / META_TRAIN_RECORD, record, sort_keys=True, allow_nan=False)
 
 
 @dataclass(frozen=True)

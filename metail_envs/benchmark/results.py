@@ -15,11 +15,11 @@ import json
 import math
 import os
 import platform
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from ..fileio import write_json_atomic
 from .protocol import PROTOCOL_VERSIONS, ProtocolConfig, job_seed
 from .stats import normalised_score
 
@@ -121,24 +121,7 @@ def write_result(path: Path, doc: dict[str, Any]) -> None:
     """Seal ``doc`` with its checksum and write it atomically (temporary file, then rename)."""
     doc["jobs"] = sorted(doc["jobs"], key=job_key)
     doc["checksum"] = checksum(doc)
-    write_json_atomic(path, doc)
-
-
-def write_json_atomic(path: Path, doc: Any) -> None:
-    """Write ``doc`` as JSON so that a crash leaves the old file or the new one, never half."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    data = json.dumps(doc, indent=1, sort_keys=True, allow_nan=False) + "\n"
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_json_atomic(path, doc, sort_keys=True, allow_nan=False)
 
 
 def _no_constant(name: str) -> None:
