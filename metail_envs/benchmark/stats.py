@@ -13,6 +13,8 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from .protocol import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, CONFIDENCE
+
 Statistic = Callable[[np.ndarray], np.ndarray]
 """Maps score matrices of shape ``(..., runs, tasks)`` to values of shape ``(...)``."""
 
@@ -95,9 +97,9 @@ def stratified_bootstrap_ci(
     scores: np.ndarray,
     statistic: Statistic = iqm,
     *,
-    resamples: int = 2000,
-    confidence: float = 0.95,
-    seed: int = 0,
+    resamples: int = BOOTSTRAP_RESAMPLES,
+    confidence: float = CONFIDENCE,
+    seed: int = BOOTSTRAP_SEED,
 ) -> tuple[float, float]:
     """Percentile interval of ``statistic`` under resampling of runs within each task."""
     _check_bootstrap(resamples, confidence)
@@ -121,9 +123,9 @@ def probability_of_improvement_ci(
     x: np.ndarray,
     y: np.ndarray,
     *,
-    resamples: int = 2000,
-    confidence: float = 0.95,
-    seed: int = 0,
+    resamples: int = BOOTSTRAP_RESAMPLES,
+    confidence: float = CONFIDENCE,
+    seed: int = BOOTSTRAP_SEED,
 ) -> tuple[float, float]:
     """Interval of P(X > Y), resampling each agent's runs within each task."""
     _check_bootstrap(resamples, confidence)
@@ -145,9 +147,9 @@ def performance_profile_ci(
     scores: np.ndarray,
     taus: np.ndarray,
     *,
-    resamples: int = 2000,
-    confidence: float = 0.95,
-    seed: int = 0,
+    resamples: int = BOOTSTRAP_RESAMPLES,
+    confidence: float = CONFIDENCE,
+    seed: int = BOOTSTRAP_SEED,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Pointwise stratified-bootstrap band of :func:`performance_profile`."""
     _check_bootstrap(resamples, confidence)
@@ -159,7 +161,11 @@ def performance_profile_ci(
 
 
 def summarise(
-    scores: np.ndarray, *, resamples: int = 2000, confidence: float = 0.95, seed: int = 0
+    scores: np.ndarray,
+    *,
+    resamples: int = BOOTSTRAP_RESAMPLES,
+    confidence: float = CONFIDENCE,
+    seed: int = BOOTSTRAP_SEED,
 ) -> dict[str, float | list[float]]:
     """Every aggregate of one (runs, tasks) matrix, with the IQM's and mean's intervals."""
     x = _as_matrix(scores)
