@@ -18,7 +18,6 @@ from __future__ import annotations
 import copy
 import functools
 import json
-import random
 from abc import abstractmethod
 from pathlib import Path
 from typing import Any, ClassVar
@@ -29,6 +28,7 @@ from torch import nn
 
 from baselines.config import AgentConfig
 from metail_envs.benchmark import Agent
+from metail_envs.benchmark.jobs import seed_everything
 
 ADAPT_STAT_KEYS = ("gradient_steps", "forward_passes", "examples")
 """What an adapted policy's ``adapt_stats`` counts: optimiser steps, network forward passes (one
@@ -65,10 +65,9 @@ def env_dims() -> tuple[int, int]:
 
 
 def seed_all(seed: int) -> np.random.Generator:
-    """Seed Python's, NumPy's and torch's global generators; return a fresh NumPy generator."""
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
+    """Seed Python's, NumPy's and torch's global generators (the benchmark's
+    :func:`~metail_envs.benchmark.jobs.seed_everything`); return a fresh NumPy generator."""
+    seed_everything(seed)
     return np.random.default_rng(seed)
 
 

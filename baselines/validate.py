@@ -73,8 +73,8 @@ def _meta_trained(
     """A checkpoint of the agent for ``seed`` and its meta-training time: the shipped one in
     ``checkpoints`` (refused if meta-trained on other data), or one meta-trained now into a
     temporary directory."""
-    from baselines.base import seed_all
     from metail_envs import data
+    from metail_envs.benchmark.jobs import seed_everything
     from metail_envs.benchmark.results import META_TRAIN_RECORD
 
     if checkpoints is not None:
@@ -88,7 +88,7 @@ def _meta_trained(
         yield ckpt, record["time_s"]
         return
     with tempfile.TemporaryDirectory() as tmp:
-        seed_all(seed)
+        seed_everything(seed)
         start = time.perf_counter()
         learner = cls(**kwargs)
         learner.meta_train(demos, seed)
