@@ -29,7 +29,7 @@ import numpy as np
 
 from baselines.experts.evaluate import (
     Episode,
-    Policy,
+    Predictor,
     episode_stats,
     evaluate_episodes,
     random_reference,
@@ -81,7 +81,7 @@ def _trajectory(ep: Episode, task: Task):
     )
 
 
-def generate_demos(policy: Policy, task: Task, seeds: Iterable[int]) -> list:
+def generate_demos(policy: Predictor, task: Task, seeds: Iterable[int]) -> list:
     """One deterministic expert episode per reset seed, as TrajectoryWithRew (raw observations),
     whether complete or not (``infos[-1]`` says)."""
     env = gym.make(ENV_ID, task=task)
@@ -92,7 +92,7 @@ def generate_demos(policy: Policy, task: Task, seeds: Iterable[int]) -> list:
 
 
 def draw_complete(
-    policy: Policy, task: Task, wanted: int, max_tries: int, seed: int = DEMO_SEED
+    policy: Predictor, task: Task, wanted: int, max_tries: int, seed: int = DEMO_SEED
 ) -> tuple[list, list[dict[str, Any]], int]:
     """The first ``wanted`` complete episodes from reset seeds ``seed + i``, trying at most
     ``max_tries`` seeds. Returns the trajectories, the episodes that ended early (``seed``,

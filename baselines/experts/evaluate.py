@@ -16,16 +16,19 @@ import numpy as np
 
 from metail_envs import ENV_ID
 from metail_envs.benchmark.stats import normalised_score
-from metail_envs.data import CACHE_SEED, DEMO_SEED, EVAL_SEED, SELECT_SEED  # noqa: F401
+from metail_envs.data import EVAL_SEED
 from metail_envs.tasks import Task
 
 
-class Policy(Protocol):
+class Predictor(Protocol):
+    """What the experts' pipeline runs: an SB3-style ``predict`` (a loaded PPO, a random
+    predictor). Not the benchmark's :class:`metail_envs.benchmark.Policy`, which ``act``s."""
+
     def predict(self, observation: np.ndarray, deterministic: bool = True) -> tuple[Any, Any]: ...
 
 
-class RandomPolicy:
-    """A uniform random policy over the action space, seeded: the lower normalisation reference."""
+class RandomPredictor:
+    """A uniform random predictor over the action space, seeded: the lower normalisation reference."""
 
     def __init__(self, action_space: gym.spaces.Box, seed: int = 0) -> None:
         self.space = action_space
@@ -53,7 +56,7 @@ class Episode:
     complete: bool = False
 
 
-def run_episode(policy: Policy, env: gym.Env, seed: int, record: bool = False) -> Episode:
+def run_episode(policy: Predictor, env: gym.Env, seed: int, record: bool = False) -> Episode:
     """One episode from ``env.reset(seed=seed)`` with deterministic actions."""
     obs, _ = env.reset(seed=seed)
     ep = Episode(0.0, 0, False, False, seed)
@@ -83,7 +86,7 @@ def run_episode(policy: Policy, env: gym.Env, seed: int, record: bool = False) -
 
 
 def evaluate_episodes(
-    policy: Policy, task: Task, n_episodes: int, seed: int = EVAL_SEED
+    policy: Predictor, task: Task, n_episodes: int, seed: int = EVAL_SEED
 ) -> list[Episode]:
     """``n_episodes`` deterministic episodes on ``task`` from reset seeds ``seed + i``."""
     env = gym.make(ENV_ID, task=task)
@@ -94,7 +97,7 @@ def evaluate_episodes(
 
 
 def evaluate_policy(
-    policy: Policy, task: Task, n_episodes: int, seed: int = EVAL_SEED
+    policy: Predictor, task: Task, n_episodes: int, seed: int = EVAL_SEED
 ) -> tuple[np.ndarray, np.ndarray]:
     """Returns and lengths of ``n_episodes`` deterministic episodes on ``task`` (seeds
     ``seed .. seed + n - 1``)."""
@@ -121,14 +124,14 @@ def episode_stats(episodes: Sequence[Episode]) -> dict[str, Any]:
 def random_reference(task: Task, n_episodes: int = 100, seed: int = EVAL_SEED) -> dict[str, float]:
     """Mean and standard deviation of a uniform random policy's return on ``task``."""
     env = gym.make(ENV_ID, task=task)
-    policy = RandomPolicy(env.action_space, seed)
+    policy = RandomPredictor(env.action_space, seed)
     env.close()
     rets, _ = evaluate_policy(policy, task, n_episodes, seed)
     return {"mean_return": float(rets.mean()), "std_return": float(rets.std())}
 
 
 def cross_task_matrix(
-    experts: Mapping[str, Policy],
+    experts: Mapping[str, Predictor],
     tasks: Sequence[Task],
     references: Mapping[str, Mapping[str, float]],
     n_episodes: int = 5,

@@ -6,7 +6,6 @@ privileged to know the task (scores about 100). Both go through the ordinary age
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -50,24 +49,6 @@ class ExpertPolicy:
         return actions
 
 
-def _load_expert() -> Any:
-    try:
-        data = importlib.import_module("metail_envs.data")
-    except ModuleNotFoundError as e:
-        if e.name != "metail_envs.data":
-            raise
-        raise RuntimeError(
-            "the expert reference agent needs metail_envs.data.load_expert(task), and "
-            "metail_envs.data does not exist in this checkout yet"
-        ) from None
-    if not callable(getattr(data, "load_expert", None)):
-        raise RuntimeError(
-            "the expert reference agent needs metail_envs.data.load_expert(task), which "
-            "metail_envs.data does not provide"
-        )
-    return data.load_expert
-
-
 class ExpertAgent(Agent):
     """The task's own expert (privileged: told the task). The score-100 reference."""
 
@@ -79,4 +60,6 @@ class ExpertAgent(Agent):
     def adapt(self, demos: Sequence[Any], task: Any = None) -> Policy:
         if task is None:
             raise ValueError("ExpertAgent.adapt needs task=: the expert is privileged")
-        return ExpertPolicy(_load_expert()(task))
+        from metail_envs.data import load_expert  # on first use: resolving agents loads no data
+
+        return ExpertPolicy(load_expert(task))

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from metail_envs.data import data_hash, load_references
 from metail_envs.executors import (
     RETRIES,
     Executor,
@@ -27,12 +28,13 @@ from metail_envs.executors import (
     check_workers,
     make_executor,
 )
+from metail_envs.tasks import Suite, load_suite
 
-from . import checkpoints as C
-from . import results as R
+from . import checkpoints
 from .agent import AgentResolutionError, AgentSpec
 from .jobs import JobSpec
 from .protocol import MIN_SEEDS, ProtocolConfig
+from .results import job_key, new_result, read_result, validate_result, write_result
 from .stats import normalised_score
 
 JobKey = tuple[str, str, str, int]
@@ -97,11 +99,11 @@ def _normalise_seeds(seeds: int | Sequence[int]) -> list[int]:
     return out
 
 
-def _split_ids(suite: Any, split: str) -> list[str]:
+def _split_ids(suite: Suite, split: str) -> list[str]:
     return [suite.nominal.id] if split == "nominal" else [t.id for t in suite.split(split)]
 
 
-def resolve_tasks(suite: Any, config: ProtocolConfig) -> tuple[dict[str, list[str]], list[str]]:
+def resolve_tasks(suite: Suite, config: ProtocolConfig) -> tuple[dict[str, list[str]], list[str]]:
     """The evaluation task ids per split and the training task ids the config selects.
 
     Training tasks that are evaluated (held out, for tuning) are never given to meta-training.
@@ -132,8 +134,8 @@ def resolve_tasks(suite: Any, config: ProtocolConfig) -> tuple[dict[str, list[st
     return by_split, [t for t in train if t not in held_out]
 
 
-def _references(api: Any, suite: Any, data_dir: Any, ids: list[str]) -> dict[str, dict]:
-    refs = api.load_references(suite, data_dir=data_dir)
+def _references(suite: Suite, data_dir: str | None, ids: list[str]) -> dict[str, dict]:
+    refs = load_references(suite, data_dir=data_dir)
     missing = [t for t in ids if t not in refs]
     if missing:
         raise ValueError(f"the expert data has no normalisation references for {missing}")
@@ -150,7 +152,7 @@ class Evaluation:
     """One call of :func:`evaluate`: the runs, their result files, and their jobs on an executor."""
 
     def __init__(
-        self, runs: list[_Run], config: ProtocolConfig, common: dict[str, Any], suite: Any
+        self, runs: list[_Run], config: ProtocolConfig, common: dict[str, Any], suite: Suite
     ) -> None:
         self.runs, self.config, self.common, self.suite = runs, config, common, suite
 
@@ -180,7 +182,7 @@ class Evaluation:
         doc["complete"] = doc["meta_train"]["status"] != "pending" and not run.todo
         doc["timing"]["updated"] = _now()
         doc["timing"]["wall_s"] = run.wall_base + time.monotonic() - run.session_start
-        R.write_result(run.path, doc)
+        write_result(run.path, doc)
 
     def finish(self, job: Job, payload: dict[str, Any]) -> None:
         kind, run, key = job.tag
@@ -192,7 +194,9 @@ class Evaluation:
                 "time_s": payload.get("time_s"),
             }
             if payload["ok"]:
-                C.write_record(run.checkpoint, _trained_with(run.doc), payload.get("time_s"))
+                checkpoints.write_record(
+                    run.checkpoint, _trained_with(run.doc), payload.get("time_s")
+                )
                 self.queue_evals(run)
             else:
                 error = f"meta-training failed: {payload['error']}"
@@ -321,8 +325,6 @@ def evaluate(
     of an executor made here (default: a share of this machine's memory per worker; ``inf``: no
     cap); a job that needs more fails alone.
     """
-    import metail_envs
-
     config = config or ProtocolConfig()
     specs = _normalise_agents(agents)
     seed_list = _normalise_seeds(seeds)
@@ -339,14 +341,12 @@ def evaluate(
             stacklevel=2,
         )
     out = Path(out)
-    suite = metail_envs.load_suite(config.suite)
+    suite = load_suite(config.suite)
     tasks, train_tasks = resolve_tasks(suite, config)
     eval_ids = [t for ids in tasks.values() for t in ids]
-    from metail_envs import data as api
-
     data_dir = str(Path(data_dir).resolve()) if data_dir is not None else None
-    refs = _references(api, suite, data_dir, eval_ids)
-    dhash = api.data_hash(suite, data_dir=data_dir)
+    refs = _references(suite, data_dir, eval_ids)
+    dhash = data_hash(suite, data_dir=data_dir)
     suite_info = {
         "name": suite.name,  # versioned by name: hopper-v1
         "sha256": suite.sha256,
@@ -366,20 +366,22 @@ def evaluate(
                 doc = _resumable(path, spec, seed, config, suite.sha256, dhash, refs)
                 resumed = True
             else:
-                doc = R.new_result(
+                doc = new_result(
                     agent=spec.to_json(), seed=seed, config=config, suite=suite_info,
                     data_hash=dhash, tasks=tasks, references=refs, started=_now(),
                 )  # fmt: skip
                 _reuse_checkpoint(doc, checkpoint, trust_checkpoints)
                 resumed = False
-            done = {R.job_key(j) for j in doc["jobs"]}
+            done = {job_key(j) for j in doc["jobs"]}
             todo = [key for key in keys if key not in done]
             if doc["meta_train"]["status"] == "ok" and todo and not checkpoint.exists():
                 doc["meta_train"] = {"status": "pending", "error": None, "time_s": None}
             elif resumed and doc["meta_train"]["status"] == "ok" and todo:
-                verdict = C.check(checkpoint, _trained_with(doc), trust_checkpoints)
+                verdict = checkpoints.check(checkpoint, _trained_with(doc), trust_checkpoints)
                 if not verdict.usable:
-                    raise ValueError(f"cannot resume {path}: {verdict.reason}; {C.TRUST_HINT}")
+                    raise ValueError(
+                        f"cannot resume {path}: {verdict.reason}; {checkpoints.TRUST_HINT}"
+                    )
             runs.append(_Run(spec, seed, path, checkpoint, doc, todo, doc["timing"]["wall_s"]))
 
     common = {
@@ -409,11 +411,11 @@ def _reuse_checkpoint(doc: dict[str, Any], checkpoint: Path, trust: bool = False
     """
     if not checkpoint.exists():
         return
-    verdict = C.check(checkpoint, _trained_with(doc), trust)
+    verdict = checkpoints.check(checkpoint, _trained_with(doc), trust)
     if not verdict.matches:
         return
     if not verdict.usable:
-        raise ValueError(f"{verdict.reason}; {C.TRUST_HINT}")
+        raise ValueError(f"{verdict.reason}; {checkpoints.TRUST_HINT}")
     doc["meta_train"] = {"status": "ok", "error": None, "time_s": verdict.time_s}
 
 
@@ -432,8 +434,8 @@ def _resumable(
     dhash: str,
     refs: Mapping[str, Mapping[str, float]],
 ) -> dict[str, Any]:
-    doc = R.read_result(path)
-    problems = R.validate_result(
+    doc = read_result(path)
+    problems = validate_result(
         doc, suite_sha256=suite_sha256, data_hash=dhash, references=refs, require_complete=False
     )
     if not problems and doc["config"] != config.to_json():
