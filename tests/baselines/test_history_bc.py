@@ -87,27 +87,28 @@ def test_stateful_calls_are_checked(agent, test_demos):
         policy.act(obs, np.array([0, 2]))
 
 
-def test_finetune_uses_the_demos_and_none_ignores_them(agent, test_demos, tmp_path):
+def test_default_ignores_the_demos_and_finetune_uses_them(agent, test_demos, tmp_path):
     obs = np.asarray(test_demos[0].obs[:1], dtype=np.float64)
 
     def first_action(policy):
         policy.reset(1)
         return policy.act(obs, np.array([0]))
 
-    tuned = agent.adapt(test_demos[:2])
-    assert tuned.adapt_stats["gradient_steps"] == agent.config.adapt_batches > 0
-    assert not np.allclose(first_action(tuned), first_action(agent.adapt([])))
+    assert agent.config.adaptation == "none"
+    ignoring = agent.adapt(test_demos[:2])
+    assert ignoring.adapt_stats["gradient_steps"] == 0
+    np.testing.assert_array_equal(first_action(ignoring), first_action(agent.adapt([])))
     agent.save(tmp_path)
-    ignoring = HistoryBCAgent.load(tmp_path, adaptation="none")
-    assert ignoring.adapt(test_demos[:2]).adapt_stats["gradient_steps"] == 0
-    np.testing.assert_array_equal(
-        first_action(ignoring.adapt(test_demos[:2])), first_action(agent.adapt([]))
-    )
+    tuner = HistoryBCAgent.load(tmp_path, adaptation="finetune")
+    tuned = tuner.adapt(test_demos[:2])
+    assert tuned.adapt_stats["gradient_steps"] == tuner.config.adapt_batches > 0
+    assert not np.allclose(first_action(tuned), first_action(agent.adapt([])))
+    assert tuner.adapt([]).adapt_stats["gradient_steps"] == 0
 
 
 def test_tasks_without_demonstrations_are_skipped(train_demos, test_demos):
     """The shipped data has training tasks whose expert always fell: no demonstrations."""
-    agent = HistoryBCAgent(config="small")
+    agent = HistoryBCAgent(config="small", adaptation="finetune")
     agent.meta_train({**train_demos, "hopper-v1/train/08": []}, seed=0)
     assert agent.adapt(test_demos[:1]).adapt_stats["examples"] > 0
     with pytest.raises(ValueError, match="no demonstrations"):
@@ -128,17 +129,24 @@ def test_history_bc_through_evaluate(tiny_data_dir, suite, tmp_path):
         train_tasks=tuple(t.id for t in suite.train[:2]), adapt_cap_s=30.0, act_cap_s=5.0,
         meta_train_cap_s=60.0,
     )  # fmt: skip
-    spec = AgentSpec("baselines.history_bc:HistoryBCAgent", {"config": "small"}, "history_bc")
+    target = "baselines.history_bc:HistoryBCAgent"
+    specs = [  # the default (demonstrations ignored) and the fine-tune mode
+        AgentSpec(target, {"config": "small"}, "history_bc"),
+        AgentSpec(target, {"config": "small", "adaptation": "finetune"}, "history_bc_ft"),
+    ]
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", "1 seeds is below")
-        (path,) = evaluate(
-            [spec], out=tmp_path, seeds=[0], config=config, workers=1, data_dir=tiny_data_dir,
+        paths = evaluate(
+            specs, out=tmp_path, seeds=[0], config=config, workers=1, data_dir=tiny_data_dir,
             progress=False,
         )  # fmt: skip
-    doc = json.loads(path.read_text())
-    assert doc["meta_train"]["status"] == "ok", doc["meta_train"]["error"]
-    jobs = {(j["track"], j["k"]): j for j in doc["jobs"]}
-    assert sorted(jobs) == [("full", 0), ("full", 2), ("short", 1)]
-    assert all(j["status"] == "ok" for j in jobs.values()), [j["error"] for j in jobs.values()]
-    assert jobs[("short", 1)]["adapt_stats"]["gradient_steps"] > 0
-    assert jobs[("full", 0)]["adapt_stats"]["gradient_steps"] == 0
+    steps = {}
+    for path in paths:
+        doc = json.loads(path.read_text())
+        assert doc["meta_train"]["status"] == "ok", doc["meta_train"]["error"]
+        jobs = {(j["track"], j["k"]): j for j in doc["jobs"]}
+        assert sorted(jobs) == [("full", 0), ("full", 2), ("short", 1)]
+        assert all(j["status"] == "ok" for j in jobs.values()), [j["error"] for j in jobs.values()]
+        steps[path.parent.name] = [jobs[c]["adapt_stats"]["gradient_steps"] for c in sorted(jobs)]
+    assert steps["history_bc"] == [0, 0, 0]
+    assert steps["history_bc_ft"][0] == 0 and min(steps["history_bc_ft"][1:]) > 0
