@@ -142,6 +142,7 @@ def evaluate_job(agent: Any, spec: JobSpec, send: Send | None = None) -> dict[st
     adapt_time = time.perf_counter() - start
     if adapt_time > config.adapt_cap_s:
         raise TimeoutError(f"adapt took {adapt_time:.1f} s, over the {config.adapt_cap_s:g} s cap")
+    reported = adapt_stats(policy)  # before acting: acting must not count as adaptation
     envs = evaluation.make_envs(spec.task, config.episodes, config.max_steps)
     send(("phase", "eval"))
     start = time.perf_counter()
@@ -154,7 +155,7 @@ def evaluate_job(agent: Any, spec: JobSpec, send: Send | None = None) -> dict[st
             env.close()
     return {
         "adapt_time_s": adapt_time,
-        "adapt_stats": adapt_stats(policy),
+        "adapt_stats": reported,
         "eval_time_s": time.perf_counter() - start,
         "returns": returns,
         "lengths": lengths,
