@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from metail_envs.benchmark import cli_commands as _bench  # argparse only, work imported late
+from metail_envs.extras import missing_extra_hint
 from metail_envs.tasks import DEFAULT_SUITE
 
 
@@ -131,27 +132,6 @@ def build_parser() -> argparse.ArgumentParser:
         c.add_arguments(command)
         command.set_defaults(run=c.run)
     return parser
-
-
-EXTRAS = {
-    "torch": "benchmark",
-    "stable_baselines3": "benchmark",
-    "imitation": "benchmark",
-    "datasets": "benchmark",
-    "scipy": "benchmark",
-    "tqdm": "benchmark",
-    "matplotlib": "benchmark",
-    "imageio": "benchmark",
-    "minari": "experts",
-    "ray": "ray",
-}
-"""The extra of ``pyproject.toml`` that installs each optional module a command may need."""
-
-
-def missing_extra_hint(e: ImportError) -> str:
-    """``pip install "metail[EXTRA]"`` for a module of an extra that is not installed, else ""."""
-    extra = EXTRAS.get((e.name or "").split(".")[0])
-    return f' (this command needs: pip install "metail[{extra}]")' if extra else ""
 
 
 def _format_warning(message, category, filename, lineno, line=None) -> str:  # noqa: ANN001

@@ -13,6 +13,7 @@ import pytest
 
 import metail_envs
 from metail_envs.cli import main
+from metail_envs.extras import require_extra
 from metail_envs.params import markdown_table
 
 
@@ -80,8 +81,12 @@ def test_export_minari_says_the_dataset_id_and_path(tmp_path, capsys, monkeypatc
 
 
 def test_a_missing_extra_is_named(monkeypatch, capsys):
+    require_extra("experts")  # the dev extra installs them all
+    with pytest.raises(ValueError, match="extra='gpu' is invalid; accepted: benchmark, experts"):
+        require_extra("gpu")
     monkeypatch.setitem(sys.modules, "minari", None)  # as if the experts extra were not installed
     assert main(["export-minari", "--task", "hopper-v1/test/00"]) == 2
-    err = capsys.readouterr().err
-    assert err.startswith("metail export-minari: error: the Minari export needs minari")
-    assert 'pip install "metail[experts]"' in err and err.count("\n") == 1
+    assert capsys.readouterr().err == (
+        "metail export-minari: error: No module named 'minari' "
+        '(this command needs: pip install "metail[experts]")\n'
+    )

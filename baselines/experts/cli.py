@@ -9,6 +9,7 @@ from pathlib import Path
 
 from metail_envs.cli import Command
 from metail_envs.executors import add_executor_arguments
+from metail_envs.extras import require_extra
 from metail_envs.tasks import DEFAULT_SUITE
 
 TRAIN_HELP = "train PPO experts: one task, a task distribution, or every task of a suite (--all)"
@@ -59,6 +60,7 @@ def train_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run_train(a: argparse.Namespace) -> int:
+    require_extra("benchmark")
     from baselines.experts.train import TrainConfig, resolve_tasks, train
 
     over = {
@@ -105,6 +107,7 @@ def demos_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run_demos(a: argparse.Namespace) -> int:
+    require_extra("benchmark")
     from baselines.experts.demos import generate_cached
     from metail_envs.data import CACHE_SEED
 
@@ -134,6 +137,7 @@ def minari_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run_minari(a: argparse.Namespace) -> int:
+    require_extra("experts")
     from baselines.experts.minari_export import export_minari
 
     ds = export_minari(a.task, a.dataset_id, a.data_dir, a.minari_root)

@@ -102,12 +102,14 @@ def run_evaluate(a: argparse.Namespace) -> int:
     """Check the arguments (the agents' constructor kwargs in a worker), run the evaluation,
     and exit 1 if every job of an agent failed, with the first error of each kind."""
     from metail_envs.executors import make_executor
+    from metail_envs.extras import require_extra
 
     from .preflight import check_out_dir, probe_agents
     from .protocol import ProtocolConfig
     from .run_report import StageLog
     from .runner import evaluate
 
+    require_extra("benchmark")
     agents = _agents(a)
     check_out_dir(a.out)
     splits = a.splits or [s for s in SPLITS if any(f"/{s}/" in t for t in a.tasks or [f"/{s}/"])]
@@ -179,6 +181,9 @@ def leaderboard_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run_leaderboard(a: argparse.Namespace) -> int:
+    from metail_envs.extras import require_extra
+
+    require_extra("benchmark")
     from .leaderboard import render_leaderboard
 
     verify = {k: getattr(a, k, None) for k in ("verify", "verify_seed", "workers")}
