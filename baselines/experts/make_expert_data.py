@@ -96,6 +96,30 @@ def train_experts(
     unknown = wanted - {t.id for t in order}
     if unknown:
         raise KeyError(f"tasks {sorted(unknown)} are not in suite {suite_name!r}")
+    configs = (base_config, finetune_config)
+    jobs = _training_jobs(suite, order, wanted, configs, data_dir, progress, log)
+    manifest = Manifest(suite, data_dir, command, log, rules) if command is not None else None
+    with given_or_local(executor) as pool:
+        results, failed = _run_training(pool, suite, jobs, manifest, data_dir, log)
+    if manifest is not None and manifest.failed:
+        failed.update(manifest.failed)
+    if failed:
+        raise RuntimeError(f"tasks {sorted(failed)} failed: " + "; ".join(failed.values()))
+    return results
+
+
+def _training_jobs(
+    suite: Suite,
+    order: Sequence[Task],
+    wanted: set[str],
+    configs: tuple[TrainConfig, TrainConfig],
+    data_dir: Path,
+    progress: bool,
+    log: Callable[[str], None],
+) -> dict[str, Job]:
+    """The nominal base's job and each wanted task's fine-tuning job (``configs``: base and
+    fine-tuning), seeded by the task's index in the training order; an outdated run restarts."""
+    base_config, finetune_config = configs
     jobs = {}
     for index, task in enumerate(order):
         if task.id not in wanted and task is not suite.nominal:
@@ -107,7 +131,19 @@ def train_experts(
         jobs[task.id] = job = _train_job(suite, task, config, data_dir, progress)
         if not base:
             _restart_if_outdated(Path(job.args["run_dir"]), config, Path(job.args["expert"]), log)
-    manifest = Manifest(suite, data_dir, command, log, rules) if command is not None else None
+    return jobs
+
+
+def _run_training(
+    pool: Executor,
+    suite: Suite,
+    jobs: dict[str, Job],
+    manifest: Manifest | None,
+    data_dir: Path,
+    log: Callable[[str], None],
+) -> tuple[dict[str, TrainResult], dict[str, str]]:
+    """The base first, then the fine-tunes and (with a ``manifest``) each task's data job as its
+    expert lands. Returns the results and the failures (task id -> error)."""
     results: dict[str, TrainResult] = {}
     failed: dict[str, str] = {}
 
@@ -115,33 +151,28 @@ def train_experts(
         if kind == "log":
             log(value)
 
-    with given_or_local(executor) as pool:
-        pool.submit(jobs.pop(suite.nominal.id))
-        for job, payload in pool.as_completed(relay):
-            kind, task = job.tag
-            if kind == "data":
-                manifest.record(task, payload, log)
-                continue
-            if not payload["ok"]:
-                failed[task.id] = payload["error"]
-                log(f"{task.id}: training failed: {payload['error']}")
-                if task is suite.nominal:
-                    break  # nothing can be fine-tuned without it
-                continue
-            results[task.id] = r = TrainResult(**payload["result"])
-            log(
-                f"{task.id}: expert {job.args['expert']} best {r.best_mean:.0f} at "
-                f"{r.best_steps} steps, {r.steps} steps in {r.wall_s / 60:.1f} min"
-            )
-            if manifest is not None and manifest.needs_data(task):
-                pool.submit(manifest.job(task), first=True)
+    pool.submit(jobs.pop(suite.nominal.id))
+    for job, payload in pool.as_completed(relay):
+        kind, task = job.tag
+        if kind == "data":
+            manifest.record(task, payload, log)
+            continue
+        if not payload["ok"]:
+            failed[task.id] = payload["error"]
+            log(f"{task.id}: training failed: {payload['error']}")
             if task is suite.nominal:
-                _submit_tasks(pool, jobs.values(), manifest, data_dir)
-    if manifest is not None and manifest.failed:
-        failed.update(manifest.failed)
-    if failed:
-        raise RuntimeError(f"tasks {sorted(failed)} failed: " + "; ".join(failed.values()))
-    return results
+                break  # nothing can be fine-tuned without it
+            continue
+        results[task.id] = r = TrainResult(**payload["result"])
+        log(
+            f"{task.id}: expert {job.args['expert']} best {r.best_mean:.0f} at "
+            f"{r.best_steps} steps, {r.steps} steps in {r.wall_s / 60:.1f} min"
+        )
+        if manifest is not None and manifest.needs_data(task):
+            pool.submit(manifest.job(task), first=True)
+        if task is suite.nominal:
+            _submit_tasks(pool, jobs.values(), manifest, data_dir)
+    return results, failed
 
 
 def _train_job(

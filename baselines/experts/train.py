@@ -314,7 +314,6 @@ def reliable_return(returns: np.ndarray, lengths: np.ndarray) -> float:
 def _load_expert(path: Path, venv, config: TrainConfig):
     """An expert file (normalisation folded in) as a PPO on raw observations; rewards are still
     normalised (fresh statistics), as its critic was trained on normalised returns."""
-    import torch
     from stable_baselines3 import PPO
     from stable_baselines3.common.vec_env import VecNormalize
 
@@ -324,9 +323,7 @@ def _load_expert(path: Path, venv, config: TrainConfig):
     custom = {k: config.ppo[k] for k in ("learning_rate", "gamma", "n_epochs") if k in config.ppo}
     model = PPO.load(path, env=vecnorm, device="cpu", custom_objects=custom)
     model.num_timesteps, model._episode_num = 0, 0
-    if config.init_log_std is not None:
-        with torch.no_grad():
-            model.policy.log_std.fill_(config.init_log_std)
+    _reset_log_std(model, config.init_log_std)
     return model, vecnorm
 
 
@@ -350,15 +347,21 @@ def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
 # --- training -------------------------------------------------------------------------------
 
 
-def _progress_callback(bar):
+def _progress_bar(total: int, initial: int, name: str, progress: bool):
+    """A tqdm bar over the run's steps and the SB3 callback that advances it."""
     from stable_baselines3.common.callbacks import BaseCallback
+    from tqdm.auto import tqdm
+
+    bar = tqdm(
+        total=total, initial=initial, disable=not progress, unit="step", desc=name, smoothing=0.05
+    )
 
     class Progress(BaseCallback):
         def _on_step(self) -> bool:
             bar.update(self.training_env.num_envs)
             return True
 
-    return Progress()
+    return bar, Progress()
 
 
 def train(
@@ -376,34 +379,108 @@ def train(
 
     ``init_from`` is a run directory whose best checkpoint (weights and normalisation statistics)
     starts this run: the per-task fine-tuning of a base expert; or an expert file (``.zip``,
-    normalisation folded in), fine-tuned on raw observations: the retry of a task's own expert. ``resume`` continues a run in
-    ``out_dir`` from its last checkpoint (or starts it, if there is none); without it an existing
-    run in ``out_dir`` is an error rather than silently overwritten.
+    normalisation folded in), fine-tuned on raw observations: the retry of a task's own expert.
+    ``resume`` continues a run in ``out_dir`` from its last checkpoint (or starts it, if there is
+    none); without it an existing run in ``out_dir`` is an error rather than silently overwritten.
     """
     import torch
-    from stable_baselines3 import PPO
-    from stable_baselines3.common.vec_env import VecNormalize
-    from tqdm.auto import tqdm
 
-    tasks = [tasks] if isinstance(tasks, Task) else list(tasks)
-    if not tasks or not all(isinstance(t, Task) for t in tasks):
-        raise TypeError(f"tasks must be a Task or a non-empty sequence of Tasks, got {tasks!r}")
+    tasks = _as_tasks(tasks)
     out_dir = Path(out_dir)
-    state_path, csv_path = out_dir / "state.json", out_dir / "progress.csv"
-    state: dict[str, Any] = json.loads(state_path.read_text()) if state_path.exists() else {}
-    if state and not resume:
-        raise FileExistsError(
-            f"{out_dir} already holds a run (state.json); pass --resume to continue it, "
-            "or choose another --out"
-        )
+    state = _read_state(out_dir, resume)
     if state and _finished(state, config):
         log(f"{out_dir}: already done (best {state['best_mean']:.0f} at {state['best_steps']})")
         return _result(out_dir, state)
 
     torch.set_num_threads(1)
     venv = make_vec_env(tasks, config.n_envs, config.seed, observe_context)
+    model, vecnorm = _load_or_init(out_dir, venv, config, init_from, bool(state), log)
+    model.set_random_seed(config.seed + model.num_timesteps)
+    state = state or _new_state(tasks, config, observe_context, init_from)
+    steps = model.num_timesteps
+    rows = [r for r in _read_csv(out_dir / "progress.csv") if int(r["steps"]) <= steps]
+    bar, callback = _progress_bar(config.total_steps, steps, out_dir.name, progress)
+    done = False
+    evaluate_start = init_from is not None and not rows  # what fine-tuning starts from
+    while not done:
+        t0 = time.perf_counter()
+        chunk = 0 if evaluate_start else min(config.checkpoint_every, config.total_steps - steps)
+        evaluate_start = False
+        if chunk > 0:
+            _learn(model, config, chunk, callback)
+        steps = model.num_timesteps
+        ev = _evaluate(model, vecnorm, tasks, config)
+        _keep_best(out_dir, model, vecnorm, state, ev.value, steps)
+        state["wall_s"] += time.perf_counter() - t0
+        state["steps"] = steps
+        state["done"] = done = _finished(state, config)
+        rows.append(_progress_row(state, ev, model))
+        _checkpoint(out_dir, model, vecnorm, state, rows)
+        _report(bar, log, out_dir, state, ev)
+    bar.close()
+    venv.close()
+    return _result(out_dir, state)
+
+
+def _as_tasks(tasks: Task | Sequence[Task]) -> list[Task]:
+    tasks = [tasks] if isinstance(tasks, Task) else list(tasks)
+    if not tasks or not all(isinstance(t, Task) for t in tasks):
+        raise TypeError(f"tasks must be a Task or a non-empty sequence of Tasks, got {tasks!r}")
+    return tasks
+
+
+def _read_state(out_dir: Path, resume: bool) -> dict[str, Any]:
+    """The run's state.json (empty if there is none); an existing run needs ``resume``."""
+    state_path = out_dir / "state.json"
+    state: dict[str, Any] = json.loads(state_path.read_text()) if state_path.exists() else {}
+    if state and not resume:
+        raise FileExistsError(
+            f"{out_dir} already holds a run (state.json); pass --resume to continue it, "
+            "or choose another --out"
+        )
+    return state
+
+
+def _new_state(
+    tasks: Sequence[Task], config: TrainConfig, observe_context: bool, init_from: Any
+) -> dict[str, Any]:
+    return {
+        "tasks": [t.to_json() for t in tasks],
+        "config": asdict(config),
+        "observe_context": observe_context,
+        "init_from": None if init_from is None else str(init_from),
+        "steps": 0,
+        "best_mean": -np.inf,
+        "best_steps": 0,
+        "wall_s": 0.0,
+        "done": False,
+    }
+
+
+def _reset_log_std(model, init_log_std: float | None) -> None:
+    """Fine-tuning: let a converged policy explore again (its deterministic actions unchanged)."""
+    import torch
+
+    if init_log_std is not None:
+        with torch.no_grad():
+            model.policy.log_std.fill_(init_log_std)
+
+
+def _load_or_init(
+    out_dir: Path,
+    venv,
+    config: TrainConfig,
+    init_from: str | Path | None,
+    resume: bool,
+    log: Callable[[str], None],
+):
+    """The (PPO, VecNormalize) a run starts from: its last checkpoint when resumed, else the
+    expert file or run directory ``init_from``, else a fresh one."""
+    from stable_baselines3 import PPO
+    from stable_baselines3.common.vec_env import VecNormalize
+
     last_zip, last_pkl = checkpoint_paths(out_dir, "last")
-    if state and last_zip.exists():
+    if resume and last_zip.exists():
         model, vecnorm = _load(last_zip, last_pkl, venv)
         log(f"{out_dir}: resuming at step {model.num_timesteps}")
     elif init_from is not None and Path(init_from).suffix == ".zip":
@@ -412,95 +489,88 @@ def train(
     elif init_from is not None:
         model, vecnorm = _load(*checkpoint_paths(init_from, "best"), venv)
         model.num_timesteps, model._episode_num = 0, 0
-        if config.init_log_std is not None:
-            with torch.no_grad():
-                model.policy.log_std.fill_(config.init_log_std)
+        _reset_log_std(model, config.init_log_std)
         log(f"{out_dir}: starting from {init_from}")
     else:
         vecnorm = VecNormalize(venv, gamma=config.ppo.get("gamma", 0.99), **config.normalize)
         model = PPO("MlpPolicy", vecnorm, seed=config.seed, device="cpu", **config.ppo_kwargs())
-    model.set_random_seed(config.seed + model.num_timesteps)
-    if not state:
-        state = {
-            "tasks": [t.to_json() for t in tasks],
-            "config": asdict(config),
-            "observe_context": observe_context,
-            "init_from": None if init_from is None else str(init_from),
-            "steps": 0,
-            "best_mean": -np.inf,
-            "best_steps": 0,
-            "wall_s": 0.0,
-            "done": False,
-        }
-    steps = model.num_timesteps
-    rows = [r for r in _read_csv(csv_path) if int(r["steps"]) <= steps]
+    return model, vecnorm
+
+
+def _learn(model, config: TrainConfig, chunk: int, callback) -> None:
+    """``chunk`` more PPO steps (the learning rate first decayed, if the config says so)."""
+    if config.lr_decay:
+        from stable_baselines3.common.utils import get_schedule_fn
+
+        lr = config.ppo.get("learning_rate", 3e-4) * (1 - model.num_timesteps / config.total_steps)
+        model.lr_schedule = get_schedule_fn(lr)
+    model.learn(chunk, reset_num_timesteps=False, callback=callback, progress_bar=False)
+
+
+@dataclass(frozen=True)
+class _Evaluation:
+    returns: np.ndarray
+    lengths: np.ndarray
+    value: float
+    """What checkpoints are compared by (the config's ``selection``)."""
+
+
+def _evaluate(model, vecnorm, tasks: Sequence[Task], config: TrainConfig) -> _Evaluation:
+    """SB3's ``EvalCallback`` step, on the policy the run would ship (normalisation folded in,
+    raw observations, deterministic actions), from the selection reset seeds."""
     eval_tasks = tasks[: config.eval_episodes]
     per_task = max(1, config.eval_episodes // len(eval_tasks))
+    with _Folded(model, vecnorm) as folded:
+        evals = [evaluate_policy(folded, t, per_task, seed=SELECT_SEED) for t in eval_tasks]
+    rets = np.concatenate([r for r, _ in evals])
+    lengths = np.concatenate([lens for _, lens in evals])
+    value = reliable_return(rets, lengths) if config.selection == "reliable" else rets.mean()
+    return _Evaluation(rets, lengths, float(value))
 
-    bar = tqdm(
-        total=config.total_steps,
-        initial=steps,
-        disable=not progress,
-        unit="step",
-        desc=out_dir.name,
-        smoothing=0.05,
+
+def _keep_best(out_dir: Path, model, vecnorm, state: dict[str, Any], value: float, steps: int):
+    """``EvalCallback``'s best-model save: the expert and its resumable checkpoint, when
+    ``value`` beats the best so far."""
+    if value > state["best_mean"]:
+        state["best_mean"], state["best_steps"] = value, steps
+        export_expert(model, vecnorm, out_dir / "best.zip")
+        atomic_write(out_dir / "best_ckpt.zip", _sb3_save(model))
+        atomic_write(out_dir / "best_vecnormalize.pkl", _sb3_save(vecnorm))
+
+
+def _progress_row(state: dict[str, Any], ev: _Evaluation, model) -> dict[str, Any]:
+    rets = ev.returns
+    train_ret = [ep["r"] for ep in model.ep_info_buffer]
+    return {
+        "steps": state["steps"],
+        "wall_s": round(state["wall_s"], 1),
+        "eval_mean": round(float(rets.mean()), 1),
+        "eval_std": round(float(rets.std()), 1),
+        "eval_min": round(float(rets.min()), 1),
+        "eval_completion": round(float(np.mean(ev.lengths >= MAX_STEPS)), 3),
+        "train_return": round(float(np.mean(train_ret)), 1) if train_ret else "",
+        "best_mean": round(state["best_mean"], 1),
+        "best_steps": state["best_steps"],
+    }
+
+
+def _report(bar, log: Callable[[str], None], out_dir: Path, state: dict, ev: _Evaluation) -> None:
+    rets = ev.returns
+    bar.set_postfix(eval=f"{rets.mean():.0f}", best=f"{state['best_mean']:.0f}")
+    log(
+        f"{out_dir.name}: step {state['steps']} eval {rets.mean():.0f}±{rets.std():.0f} "
+        f"best {state['best_mean']:.0f}@{state['best_steps']} ({state['wall_s']:.0f}s)"
     )
-    callback = _progress_callback(bar)
-    done = False
-    evaluate_start = init_from is not None and not rows  # what fine-tuning starts from
-    while not done:
-        t0 = time.perf_counter()
-        chunk = 0 if evaluate_start else min(config.checkpoint_every, config.total_steps - steps)
-        evaluate_start = False
-        if chunk > 0:
-            if config.lr_decay:
-                from stable_baselines3.common.utils import get_schedule_fn
 
-                lr = config.ppo.get("learning_rate", 3e-4) * (1 - steps / config.total_steps)
-                model.lr_schedule = get_schedule_fn(lr)
-            model.learn(chunk, reset_num_timesteps=False, callback=callback, progress_bar=False)
-        steps = model.num_timesteps
-        with _Folded(model, vecnorm) as folded:
-            evals = [evaluate_policy(folded, t, per_task, seed=SELECT_SEED) for t in eval_tasks]
-        rets = np.concatenate([r for r, _ in evals])
-        lengths = np.concatenate([lens for _, lens in evals])
-        completion = float(np.mean(lengths >= MAX_STEPS))
-        train_ret = [ep["r"] for ep in model.ep_info_buffer]
-        value = reliable_return(rets, lengths) if config.selection == "reliable" else rets.mean()
-        value = float(value)
-        if value > state["best_mean"]:
-            state["best_mean"], state["best_steps"] = value, steps
-            export_expert(model, vecnorm, out_dir / "best.zip")
-            atomic_write(out_dir / "best_ckpt.zip", _sb3_save(model))
-            atomic_write(out_dir / "best_vecnormalize.pkl", _sb3_save(vecnorm))
-        state["wall_s"] += time.perf_counter() - t0
-        state["steps"] = steps
-        state["done"] = done = _finished(state, config)
-        rows.append(
-            {
-                "steps": steps,
-                "wall_s": round(state["wall_s"], 1),
-                "eval_mean": round(float(rets.mean()), 1),
-                "eval_std": round(float(rets.std()), 1),
-                "eval_min": round(float(rets.min()), 1),
-                "eval_completion": round(completion, 3),
-                "train_return": round(float(np.mean(train_ret)), 1) if train_ret else "",
-                "best_mean": round(state["best_mean"], 1),
-                "best_steps": state["best_steps"],
-            }
-        )
-        _write_csv(csv_path, rows)
-        atomic_write(last_zip, _sb3_save(model))
-        atomic_write(last_pkl, _sb3_save(vecnorm))
-        write_json_atomic(state_path, state)
-        bar.set_postfix(eval=f"{rets.mean():.0f}", best=f"{state['best_mean']:.0f}")
-        log(
-            f"{out_dir.name}: step {steps} eval {rets.mean():.0f}±{rets.std():.0f} "
-            f"best {state['best_mean']:.0f}@{state['best_steps']} ({state['wall_s']:.0f}s)"
-        )
-    bar.close()
-    venv.close()
-    return _result(out_dir, state)
+
+def _checkpoint(out_dir: Path, model, vecnorm, state: dict[str, Any], rows: list) -> None:
+    """SB3's ``CheckpointCallback`` step: progress.csv, the last checkpoint, then state.json
+    (written last, so a state never names a checkpoint that is not on disk)."""
+    _write_csv(out_dir / "progress.csv", rows)
+    last_zip, last_pkl = checkpoint_paths(out_dir, "last")
+    atomic_write(last_zip, _sb3_save(model))
+    atomic_write(last_pkl, _sb3_save(vecnorm))
+    write_json_atomic(out_dir / "state.json", state)
 
 
 def train_from_job(args: dict[str, Any], log: Callable[[str], None]) -> TrainResult:

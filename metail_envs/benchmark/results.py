@@ -322,51 +322,17 @@ def validate_result(
     hold come from its protocol configuration and the suite (:func:`protocol_tasks`), never from
     the file's own task list.
     """
-    if not isinstance(doc, dict):
-        return [f"not a JSON object but {type(doc).__name__}"]
-    if doc.get("schema") != SCHEMA:
-        return [f"schema {doc.get('schema')!r} is not {SCHEMA!r}"]
-    if doc.get("schema_version") not in SCHEMA_VERSIONS:
-        return [
-            f"schema version {doc.get('schema_version')!r}; this metail reads {SCHEMA_VERSIONS}"
-        ]
-    for key, typ in _TOP.items():
-        if not isinstance(doc.get(key), typ) or isinstance(doc.get(key), bool) != (typ is bool):
-            return [f"field {key!r} missing or not of type {typ.__name__}"]
-    try:
-        sealed = doc["checksum"] == checksum(doc)
-    except (TypeError, ValueError) as e:  # a non-finite number, a non-string key
-        return [f"not canonical JSON: {e}"]
-    if not sealed:
-        return ["checksum mismatch: the file was edited after it was written"]
+    problem = _check_envelope(doc)
+    if problem:
+        return [problem]
     proto = doc["protocol"]
-    if proto.get("version") not in PROTOCOL_VERSIONS:
-        return [f"protocol version {proto.get('version')!r}; this metail reads {PROTOCOL_VERSIONS}"]
-    problems = []
-    if suite_sha256 is not None and proto.get("suite_sha256") != suite_sha256:
-        problems.append(
-            f"split-file hash {proto.get('suite_sha256')!r} differs from this checkout's "
-            f"{suite_sha256!r}"
-        )
-    if data_hash is not None and proto.get("data_hash") != data_hash:
-        problems.append(
-            f"demonstration hash {proto.get('data_hash')!r} differs from this checkout's "
-            f"{data_hash!r}"
-        )
-    try:
-        config = ProtocolConfig.from_json(doc["config"])
-        _ = config.settings(), config.conditions(), config.reset_seeds()  # all it is read for
-    except (TypeError, ValueError) as e:
-        return [*problems, f"config invalid: {e}"]
-    if (config.version, config.name, config.suite) != tuple(
-        proto.get(k) for k in ("version", "name", "suite")
-    ):
-        return [*problems, f"protocol {proto.get('name')!r} does not match its config"]
+    problems = _checkout_mismatches(proto, suite_sha256, data_hash)
+    config, problem = _read_config(doc["config"], proto)
+    if problem:
+        return [*problems, problem]
     if doc["seed"] < 0:
         return [*problems, f"seed {doc['seed']} is negative"]
-    for problem in (_check_agent(doc["agent"]), _check_meta(doc["meta_train"])):
-        if problem:
-            problems.append(problem)
+    problems += [p for p in (_check_agent(doc["agent"]), _check_meta(doc["meta_train"])) if p]
     try:
         tasks = protocol_tasks(config)
     except (KeyError, ValueError) as e:
@@ -380,22 +346,102 @@ def validate_result(
     problem = _check_references(refs, task_ids)
     if problem:
         return [*problems, problem]
-    if references is not None:
-        for task_id in task_ids:
-            ref, cur = refs[task_id], references.get(task_id)
-            if cur is None or any(
-                not math.isclose(ref[k], cur[k], rel_tol=1e-12)
-                for k in ("expert_mean", "random_mean")
-            ):
-                problems.append(f"reference of {task_id!r} differs from this checkout's")
-                break
+    problem = _references_differ(refs, references, task_ids)
+    if problem:
+        problems.append(problem)
+    refs = {t: refs[t] for t in task_ids}
+    return problems + _check_jobs(doc, config, tasks, refs, require_complete)
+
+
+def _check_envelope(doc: Any) -> str | None:
+    """What makes ``doc`` unreadable: not a result file of a known schema and protocol
+    version, a field of the wrong type, or a checksum that does not match."""
+    if not isinstance(doc, dict):
+        return f"not a JSON object but {type(doc).__name__}"
+    if doc.get("schema") != SCHEMA:
+        return f"schema {doc.get('schema')!r} is not {SCHEMA!r}"
+    if doc.get("schema_version") not in SCHEMA_VERSIONS:
+        return f"schema version {doc.get('schema_version')!r}; this metail reads {SCHEMA_VERSIONS}"
+    for key, typ in _TOP.items():
+        if not isinstance(doc.get(key), typ) or isinstance(doc.get(key), bool) != (typ is bool):
+            return f"field {key!r} missing or not of type {typ.__name__}"
+    try:
+        sealed = doc["checksum"] == checksum(doc)
+    except (TypeError, ValueError) as e:  # a non-finite number, a non-string key
+        return f"not canonical JSON: {e}"
+    if not sealed:
+        return "checksum mismatch: the file was edited after it was written"
+    version = doc["protocol"].get("version")
+    if version not in PROTOCOL_VERSIONS:
+        return f"protocol version {version!r}; this metail reads {PROTOCOL_VERSIONS}"
+    return None
+
+
+def _checkout_mismatches(
+    proto: Mapping[str, Any], suite_sha256: str | None, data_hash: str | None
+) -> list[str]:
+    """The split file or demonstrations the result was made against, if not this checkout's."""
+    problems = []
+    if suite_sha256 is not None and proto.get("suite_sha256") != suite_sha256:
+        problems.append(
+            f"split-file hash {proto.get('suite_sha256')!r} differs from this checkout's "
+            f"{suite_sha256!r}"
+        )
+    if data_hash is not None and proto.get("data_hash") != data_hash:
+        problems.append(
+            f"demonstration hash {proto.get('data_hash')!r} differs from this checkout's "
+            f"{data_hash!r}"
+        )
+    return problems
+
+
+def _read_config(raw: Any, proto: Mapping[str, Any]) -> tuple[ProtocolConfig | None, str | None]:
+    """The file's protocol configuration, or why it cannot be used."""
+    try:
+        config = ProtocolConfig.from_json(raw)
+        _ = config.settings(), config.conditions(), config.reset_seeds()  # all it is read for
+    except (TypeError, ValueError) as e:
+        return None, f"config invalid: {e}"
+    if (config.version, config.name, config.suite) != tuple(
+        proto.get(k) for k in ("version", "name", "suite")
+    ):
+        return None, f"protocol {proto.get('name')!r} does not match its config"
+    return config, None
+
+
+def _references_differ(
+    refs: Mapping[str, Any],
+    references: Mapping[str, Mapping[str, float]] | None,
+    task_ids: list[str],
+) -> str | None:
+    """The first task whose recorded references differ from this checkout's ``references``."""
+    if references is None:
+        return None
+    for task_id in task_ids:
+        ref, cur = refs[task_id], references.get(task_id)
+        if cur is None or any(
+            not math.isclose(ref[k], cur[k], rel_tol=1e-12) for k in ("expert_mean", "random_mean")
+        ):
+            return f"reference of {task_id!r} differs from this checkout's"
+    return None
+
+
+def _check_jobs(
+    doc: dict[str, Any],
+    config: ProtocolConfig,
+    tasks: Mapping[str, list[str]],
+    refs: Mapping[str, Any],
+    require_complete: bool,
+) -> list[str]:
+    """Every job checked, none unexpected or twice, and the ``complete`` flag true to them."""
     expected = {
         (split, t, track, k) for split, ids in tasks.items() for t in ids
         for track, k in config.conditions()
     }  # fmt: skip
+    problems = []
     seen = set()
     for job in doc["jobs"]:
-        problem = _check_job(job, config, doc["seed"], {t: refs[t] for t in task_ids})
+        problem = _check_job(job, config, doc["seed"], refs)
         if problem:
             problems.append(problem)
             continue

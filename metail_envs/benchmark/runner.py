@@ -15,7 +15,9 @@ import datetime
 import time
 import warnings
 from collections.abc import Mapping, Sequence
+from contextlib import closing
 from dataclasses import dataclass, field
+from itertools import product
 from pathlib import Path
 from typing import Any
 
@@ -328,77 +330,97 @@ def evaluate(
     config = config or ProtocolConfig()
     specs = _normalise_agents(agents)
     seed_list = _normalise_seeds(seeds)
+    _check_executor_args(executor, workers, ray_address, max_memory_gb)
+    _warn_few_seeds(len(seed_list))
+    out = Path(out)
+    suite = load_suite(config.suite)
+    tasks, train_tasks = resolve_tasks(suite, config)
+    data_dir = str(Path(data_dir).resolve()) if data_dir is not None else None
+    refs = _references(suite, data_dir, [t for ids in tasks.values() for t in ids])
+    ctx = _Context(config, suite, tasks, refs, data_hash(suite, data_dir=data_dir))
+    pairs = product(specs, seed_list)
+    runs = [_prepare_run(ctx, out, spec, seed, resume, trust_checkpoints) for spec, seed in pairs]
+    common = {"suite": suite.name, "data_dir": data_dir, "config": config.to_json()}
+    evaluation = Evaluation(runs, config, {**common, "train_tasks": train_tasks}, suite)
+    if isinstance(executor, Executor):
+        evaluation.execute(executor, progress)
+    else:
+        memory = "share" if max_memory_gb is None else max_memory_gb
+        with closing(make_executor(executor, workers, ray_address, retries, memory)) as pool:
+            evaluation.execute(pool, progress)
+    return [r.path for r in runs]
+
+
+def _warn_few_seeds(n: int) -> None:
+    if n < MIN_SEEDS:
+        warnings.warn(
+            f"{n} seeds is below the protocol's minimum of {MIN_SEEDS}; "
+            "the leaderboard will flag these entries",
+            stacklevel=3,  # evaluate()'s caller
+        )
+
+
+def _check_executor_args(
+    executor: str | Executor,
+    workers: int | None,
+    ray_address: str | None,
+    max_memory_gb: float | None,
+) -> None:
     check_workers(workers)
     if isinstance(executor, Executor) and (workers, ray_address, max_memory_gb) != (None,) * 3:
         raise ValueError(
             "workers, ray_address and max_memory_gb configure a new executor, not a given one"
         )
     check_memory_gb(max_memory_gb)
-    if len(seed_list) < MIN_SEEDS:
-        warnings.warn(
-            f"{len(seed_list)} seeds is below the protocol's minimum of {MIN_SEEDS}; "
-            "the leaderboard will flag these entries",
-            stacklevel=2,
-        )
-    out = Path(out)
-    suite = load_suite(config.suite)
-    tasks, train_tasks = resolve_tasks(suite, config)
-    eval_ids = [t for ids in tasks.values() for t in ids]
-    data_dir = str(Path(data_dir).resolve()) if data_dir is not None else None
-    refs = _references(suite, data_dir, eval_ids)
-    dhash = data_hash(suite, data_dir=data_dir)
-    suite_info = {
-        "name": suite.name,  # versioned by name: hopper-v1
-        "sha256": suite.sha256,
-    }
-    keys = [(s, t, tr, k) for s, ids in tasks.items() for t in ids for tr, k in config.conditions()]
 
-    runs = []
-    for spec in specs:
-        for seed in seed_list:
-            path = result_path(out, spec, seed)
-            checkpoint = out / "checkpoints" / spec.slug / f"seed_{seed:03d}"
-            if path.exists():
-                if not resume:
-                    raise FileExistsError(
-                        f"{path} exists; pass resume=True (--resume) to finish it, or another out"
-                    )
-                doc = _resumable(path, spec, seed, config, suite.sha256, dhash, refs)
-                resumed = True
-            else:
-                doc = new_result(
-                    agent=spec.to_json(), seed=seed, config=config, suite=suite_info,
-                    data_hash=dhash, tasks=tasks, references=refs, started=_now(),
-                )  # fmt: skip
-                _reuse_checkpoint(doc, checkpoint, trust_checkpoints)
-                resumed = False
-            done = {job_key(j) for j in doc["jobs"]}
-            todo = [key for key in keys if key not in done]
-            if doc["meta_train"]["status"] == "ok" and todo and not checkpoint.exists():
-                doc["meta_train"] = {"status": "pending", "error": None, "time_s": None}
-            elif resumed and doc["meta_train"]["status"] == "ok" and todo:
-                verdict = checkpoints.check(checkpoint, _trained_with(doc), trust_checkpoints)
-                if not verdict.usable:
-                    raise ValueError(
-                        f"cannot resume {path}: {verdict.reason}; {checkpoints.TRUST_HINT}"
-                    )
-            runs.append(_Run(spec, seed, path, checkpoint, doc, todo, doc["timing"]["wall_s"]))
 
-    common = {
-        "suite": suite.name,
-        "data_dir": data_dir,
-        "config": config.to_json(),
-        "train_tasks": train_tasks,
-    }
-    own = not isinstance(executor, Executor)
-    memory = "share" if max_memory_gb is None else max_memory_gb
-    pool = make_executor(executor, workers, ray_address, retries, memory) if own else executor
-    try:
-        Evaluation(runs, config, common, suite).execute(pool, progress)
-    finally:
-        if own:
-            pool.close()
-    return [r.path for r in runs]
+@dataclass(frozen=True)
+class _Context:
+    """What every run of one :func:`evaluate` call shares: protocol, suite, tasks, data."""
+
+    config: ProtocolConfig
+    suite: Suite
+    tasks: dict[str, list[str]]
+    refs: dict[str, dict]
+    data_hash: str
+
+    @property
+    def keys(self) -> list[JobKey]:
+        """Every evaluation job of a run, in order."""
+        conditions = self.config.conditions()
+        return [(s, t, tr, k) for s, ids in self.tasks.items() for t in ids for tr, k in conditions]
+
+
+def _prepare_run(
+    ctx: _Context, out: Path, spec: AgentSpec, seed: int, resume: bool, trust: bool
+) -> _Run:
+    """One (agent, seed)'s run: its result file resumed (``resume``) or begun, and the jobs it
+    still lacks; meta-training is marked pending when its checkpoint is gone."""
+    path = result_path(out, spec, seed)
+    checkpoint = out / "checkpoints" / spec.slug / f"seed_{seed:03d}"
+    resumed = path.exists()
+    if resumed:
+        if not resume:
+            raise FileExistsError(
+                f"{path} exists; pass resume=True (--resume) to finish it, or another out"
+            )
+        doc = _resumable(path, spec, seed, ctx.config, ctx.suite.sha256, ctx.data_hash, ctx.refs)
+    else:
+        suite_info = {"name": ctx.suite.name, "sha256": ctx.suite.sha256}  # versioned by name
+        doc = new_result(
+            agent=spec.to_json(), seed=seed, config=ctx.config, suite=suite_info,
+            data_hash=ctx.data_hash, tasks=ctx.tasks, references=ctx.refs, started=_now(),
+        )  # fmt: skip
+        _reuse_checkpoint(doc, checkpoint, trust)
+    done = {job_key(j) for j in doc["jobs"]}
+    todo = [key for key in ctx.keys if key not in done]
+    if doc["meta_train"]["status"] == "ok" and todo and not checkpoint.exists():
+        doc["meta_train"] = {"status": "pending", "error": None, "time_s": None}
+    elif resumed and doc["meta_train"]["status"] == "ok" and todo:
+        verdict = checkpoints.check(checkpoint, _trained_with(doc), trust)
+        if not verdict.usable:
+            raise ValueError(f"cannot resume {path}: {verdict.reason}; {checkpoints.TRUST_HINT}")
+    return _Run(spec, seed, path, checkpoint, doc, todo, doc["timing"]["wall_s"])
 
 
 def _reuse_checkpoint(doc: dict[str, Any], checkpoint: Path, trust: bool = False) -> None:
