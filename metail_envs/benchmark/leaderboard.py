@@ -173,26 +173,65 @@ def load_leaderboard(
         raise FileNotFoundError(f"results_dir={str(root)!r} is not a directory")
     suite_sha, dhash, refs = _current_expectations(data_dir)
     expect = dict(suite_sha256=suite_sha, data_hash=dhash, references=refs)
+    valid, excluded = _read_files(root, expect)
+    versions = {doc["protocol"]["version"] for _, doc in valid}
+    version = PROTOCOL_VERSION if PROTOCOL_VERSION in versions or not versions else max(versions)
+    official_key = json.dumps(_official(version).settings(), sort_keys=True)
+    key = _board_settings(valid, official_key)
+    settings = json.loads(key)
+    chosen = _choose_files(valid, key, excluded)
+    config = ProtocolConfig.from_json({k: v for k, v in settings.items()})
+    tasks = R.protocol_tasks(config) if chosen else {}  # the protocol's, never a file's own
+    checks, note = [], ""
+    if verify and version != PROTOCOL_VERSION:
+        note = "archived files are not re-run: the data they were made with is not this checkout's"
+    elif verify:
+        checks = _verify_files(chosen, excluded, verify, verify_seed, data_dir, workers)
+    conditions = sorted(config.conditions(), key=_headline_order)
+    cells = [(s, track, k) for s in config.splits for track, k in conditions]
+    entries = _entries(chosen, tasks, cells)
+    board = Leaderboard(
+        entries, excluded, settings, key == official_key, tasks, cells, baseline, resamples,
+        version, checks=checks, verify_note=note,
+    )  # fmt: skip
+    _summarise(board, resamples, seed)
+    _flag(board, list(chosen.values()), refs if version == PROTOCOL_VERSION else None)
+    if cells:
+        top = cells[0]  # the headline: the first split's short track at the largest K
+        board.entries.sort(key=lambda e: (-e.summary[top]["iqm"], e.name))
+    return board
+
+
+_Files = list[tuple[Path, dict[str, Any]]]
+
+
+def _read_files(root: Path, expect: dict[str, Any]) -> tuple[_Files, list[Excluded]]:
+    """Every result file under ``root``: the valid ones, and the others with their reasons."""
     excluded: list[Excluded] = []
-    valid: list[tuple[Path, dict[str, Any]]] = []
+    valid: _Files = []
     for path in _result_files(root):
         doc, problems = _file_problems(path, expect)
         if problems or doc is None:
             excluded.append(Excluded(str(path), problems))
         else:
             valid.append((path, doc))
+    return valid, excluded
 
-    versions = {doc["protocol"]["version"] for _, doc in valid}
-    version = PROTOCOL_VERSION if PROTOCOL_VERSION in versions or not versions else max(versions)
-    official_key = json.dumps(_official(version).settings(), sort_keys=True)
+
+def _board_settings(valid: _Files, official_key: str) -> str:
+    """The official settings if any valid file has them, else the most common ones."""
     counts = Counter(_settings_key(doc) for _, doc in valid)
     if official_key in counts or not counts:
-        key = official_key
-    else:
-        key = min(counts, key=lambda k: (-counts[k], k))
-    settings = json.loads(key)
+        return official_key
+    return min(counts, key=lambda k: (-counts[k], k))
 
-    groups: dict[tuple[str, int], list[tuple[Path, dict[str, Any]]]] = {}
+
+def _choose_files(
+    valid: _Files, key: str, excluded: list[Excluded]
+) -> dict[tuple[str, int], tuple[Path, dict[str, Any]]]:
+    """One file per (agent, seed) under the settings ``key``; the others are added to
+    ``excluded`` (other settings, conflicting copies, duplicates)."""
+    groups: dict[tuple[str, int], _Files] = {}
     for path, doc in valid:
         if _settings_key(doc) != key:
             excluded.append(
@@ -213,34 +252,28 @@ def load_leaderboard(
             continue
         chosen[(name, agent_seed)] = items[0]
         excluded += [Excluded(str(p), [f"duplicate of {items[0][0]}"]) for p, _ in items[1:]]
+    return chosen
 
-    config = ProtocolConfig.from_json({k: v for k, v in settings.items()})
-    tasks = R.protocol_tasks(config) if chosen else {}  # the protocol's, never a file's own
-    checks, note = [], ""
-    if verify and version != PROTOCOL_VERSION:
-        note = "archived files are not re-run: the data they were made with is not this checkout's"
-    elif verify:
-        checks = V.verify(
-            list(chosen.values()), verify, seed=verify_seed, data_dir=data_dir, workers=workers
-        )
-        for c in checks:
-            item = next((k for k, (p, _) in chosen.items() if p == c.path), None)
-            if c.outcome == V.DIFFERS and item is not None:
-                excluded.append(Excluded(str(c.path), [f"--verify: job {c.key} {c.detail}"]))
-                del chosen[item]
-    conditions = sorted(config.conditions(), key=_headline_order)
-    cells = [(s, track, k) for s in config.splits for track, k in conditions]
-    entries = _entries(chosen, tasks, cells)
-    board = Leaderboard(
-        entries, excluded, settings, key == official_key, tasks, cells, baseline, resamples,
-        version, checks=checks, verify_note=note,
-    )  # fmt: skip
-    _summarise(board, resamples, seed)
-    _flag(board, list(chosen.values()), refs if version == PROTOCOL_VERSION else None)
-    if cells:
-        top = cells[0]  # the headline: the first split's short track at the largest K
-        board.entries.sort(key=lambda e: (-e.summary[top]["iqm"], e.name))
-    return board
+
+def _verify_files(
+    chosen: dict[tuple[str, int], tuple[Path, dict[str, Any]]],
+    excluded: list[Excluded],
+    verify: int,
+    verify_seed: int,
+    data_dir: Any,
+    workers: int | None,
+) -> list[V.Check]:
+    """Re-run ``verify`` jobs of the chosen files; a file whose re-run differs moves from
+    ``chosen`` to ``excluded``."""
+    checks = V.verify(
+        list(chosen.values()), verify, seed=verify_seed, data_dir=data_dir, workers=workers
+    )
+    for c in checks:
+        item = next((k for k, (p, _) in chosen.items() if p == c.path), None)
+        if c.outcome == V.DIFFERS and item is not None:
+            excluded.append(Excluded(str(c.path), [f"--verify: job {c.key} {c.detail}"]))
+            del chosen[item]
+    return checks
 
 
 def _flag(board: Leaderboard, files: list[tuple[Path, dict[str, Any]]], refs: Any) -> None:
