@@ -31,7 +31,8 @@ from typing import Any
 
 import numpy as np
 
-from metail_envs.tasks import DEFAULT_SUITE
+from metail_envs.benchmark.protocol import ProtocolConfig, condition_label
+from metail_envs.tasks import DEFAULT_SUITE, load_suite
 
 
 def validation_split(n_val: int, suite_name: str = DEFAULT_SUITE) -> tuple[list, list]:
@@ -119,31 +120,18 @@ def validate(
     ``checkpoints``: a directory of ``seed_NNN`` checkpoints meta-trained on every training task;
     they are scored on ``tasks`` (which must then lie outside the training split) for ``seeds``.
     """
-    import metail_envs
     from metail_envs import data
-    from metail_envs.benchmark import ProtocolConfig, resolve_agent
+    from metail_envs.benchmark import resolve_agent
     from metail_envs.benchmark.jobs import JobSpec, evaluate_job, meta_training_demos
-    from metail_envs.benchmark.stats import iqm, normalised_score
+    from metail_envs.benchmark.stats import normalised_score
 
     cls = resolve_agent(agent)
-    train, val = validation_split(n_val) if tasks is None else explicit_split(tasks)
-    if checkpoints is not None and len(train) != len(metail_envs.load_suite().train):
-        raise ValueError(
-            "checkpoints are meta-trained on every training task: score only "
-            "tasks outside the training split with them (e.g. hopper-v1/nominal)"
-        )
+    train, val = _tasks(n_val, tasks, checkpoints)
     splits = {task.id: "nominal" if task.id.endswith("/nominal") else "train" for task in val}
     overrides = {
         "k_values": k_values, "episodes": episodes, "max_steps": max_steps, "tracks": tracks,
     }  # fmt: skip
-    protocol = ProtocolConfig(
-        splits=tuple(dict.fromkeys(splits.values())),
-        tasks=tuple(splits),
-        train_tasks=tuple(t.id for t in train),
-        **{
-            k: tuple(v) if isinstance(v, list) else v for k, v in overrides.items() if v is not None
-        },
-    )
+    protocol = _protocol(splits, train, overrides)
     refs = data.load_references(DEFAULT_SUITE, data_dir=data_dir)
     demos = {} if checkpoints else meta_training_demos([t.id for t in train], data_dir)
     rows: list[dict[str, Any]] = []
@@ -162,13 +150,51 @@ def validate(
                                  "demos": payload["demos"], "adapt_s": payload["adapt_time_s"],
                                  "adapt_stats": payload["adapt_stats"],
                                  "meta_train_s": meta_train_s})  # fmt: skip
+    return {"agent": agent, "kwargs": kwargs, "val_tasks": [t.id for t in val],
+            "protocol": protocol.to_json(), "summary": _summary(rows, protocol),
+            "rows": rows}  # fmt: skip
+
+
+def _tasks(
+    n_val: int, tasks: Sequence[str] | None, checkpoints: str | Path | None
+) -> tuple[list[Any], list[Any]]:
+    """(meta-training tasks, scored tasks): the validation split, or the given ``tasks``."""
+    train, val = validation_split(n_val) if tasks is None else explicit_split(tasks)
+    if checkpoints is not None and len(train) != len(load_suite().train):
+        raise ValueError(
+            "checkpoints are meta-trained on every training task: score only "
+            "tasks outside the training split with them (e.g. hopper-v1/nominal)"
+        )
+    return train, val
+
+
+def _protocol(
+    splits: dict[str, str], train: Sequence[Any], overrides: dict[str, Any]
+) -> ProtocolConfig:
+    """The protocol configuration of a validation run: the official one on these tasks (a
+    non-official task set, flagged as such), with the given overrides."""
+    return ProtocolConfig(
+        splits=tuple(dict.fromkeys(splits.values())),
+        tasks=tuple(splits),
+        train_tasks=tuple(t.id for t in train),
+        **{
+            k: tuple(v) if isinstance(v, list) else v for k, v in overrides.items() if v is not None
+        },
+    )
+
+
+def _summary(rows: list[dict[str, Any]], protocol: ProtocolConfig) -> dict[str, dict[str, float]]:
+    """IQM and mean score per condition (``short K=5``), over seeds and tasks."""
+    from metail_envs.benchmark.stats import iqm
+
     summary = {}
     for track, k in protocol.conditions():
         scores = [r["score"] for r in rows if (r["track"], r["k"]) == (track, k)]
-        label = "K=0" if k == 0 else f"{track} K={k}"
-        summary[label] = {"iqm": float(iqm(np.array(scores))), "mean": float(np.mean(scores))}
-    return {"agent": agent, "kwargs": kwargs, "val_tasks": [t.id for t in val],
-            "protocol": protocol.to_json(), "summary": summary, "rows": rows}  # fmt: skip
+        summary[condition_label(track, k)] = {
+            "iqm": float(iqm(np.array(scores))),
+            "mean": float(np.mean(scores)),
+        }
+    return summary
 
 
 def main(argv: Sequence[str] | None = None) -> int:
