@@ -89,13 +89,11 @@ def calibrate(
     import warnings
 
     from metail_envs.benchmark import AgentSpec, evaluate
-    from metail_envs.benchmark.stats import summarise
 
     kwargs = agent_kwargs or {}
     agents = [AgentSpec(name, kwargs.get(name, {}), name) for name in (FLOOR, *PRIORS)]
     out = Path(out)
     first: Path | None = None
-    rows = []
     for window in windows:
         for start in starts:
             run = out / f"{window}-{start}"
@@ -109,15 +107,42 @@ def calibrate(
                     data_dir=data_dir, progress=progress,
                 )  # fmt: skip
             first = first or run
+    return tabulate(out, seeds, windows, starts, k_values, data_dir)
+
+
+def _complete(run: Path, seeds: Sequence[int]) -> bool:
+    files = [run / "results" / a / f"seed_{s:03d}.json" for a in (FLOOR, *PRIORS) for s in seeds]
+    return all(f.is_file() and json.loads(f.read_text()).get("complete") for f in files)
+
+
+def tabulate(
+    out: str | Path,
+    seeds: Sequence[int] = (0, 1, 2),
+    windows: Sequence[int] = (25, 50, 100),
+    starts: Sequence[str] = ("start", "offset"),
+    k_values: Sequence[int] = (1, 5),
+    data_dir: str | Path | None = None,
+) -> dict[str, Any]:
+    """The table of every setting whose runs are complete (the others are listed as pending),
+    written to ``OUT/calibration.json`` and ``OUT/calibration.md``."""
+    from metail_envs import data, load_suite
+    from metail_envs.benchmark.stats import summarise
+
+    out = Path(out)
+    rows, pending = [], []
+    for window in windows:
+        for start in starts:
+            run = out / f"{window}-{start}"
+            if not _complete(run, seeds):
+                pending.append(f"{window}-{start}")
+                continue
             for agent in (FLOOR, *PRIORS):
                 for k in k_values:
                     s = summarise(_scores(run, agent, k))
                     rows.append({"window": window, "start": start, "agent": agent, "k": k,
                                  "iqm": s["iqm"], "iqm_ci": s["iqm_ci"]})  # fmt: skip
-    from metail_envs import data, load_suite
-
     data_hash = data.data_hash(load_suite(), data_dir=data_dir)
-    table = {"seeds": list(seeds), "data_hash": data_hash, "rows": rows,
+    table = {"seeds": list(seeds), "data_hash": data_hash, "rows": rows, "pending": pending,
              "choice": choose(rows, min(k_values))}  # fmt: skip
     out.mkdir(parents=True, exist_ok=True)
     (out / "calibration.json").write_text(json.dumps(table, indent=1) + "\n")
@@ -164,6 +189,8 @@ def markdown(table: dict[str, Any]) -> str:
         lines.append("| " + " | ".join(cells) + " |")
     c = table["choice"]
     lines.append("")
+    if table.get("pending"):
+        lines.append(f"Not measured yet: {', '.join(table['pending'])}.")
     lines.append(
         "No setting passes the rule."
         if c is None
@@ -185,7 +212,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--workers", type=int)
     p.add_argument("--data-dir")
     p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--tabulate", action="store_true", help="only tabulate the finished settings")
     a = p.parse_args(argv)
+    if a.tabulate:
+        args = (a.out, a.seeds, a.windows, a.starts, a.k_values, a.data_dir)
+        print(markdown(tabulate(*args)))
+        return 0
     table = calibrate(
         a.out, seeds=a.seeds, windows=a.windows, starts=a.starts, k_values=a.k_values,
         workers=a.workers, data_dir=a.data_dir, progress=not a.no_progress,

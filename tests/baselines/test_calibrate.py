@@ -18,6 +18,7 @@ def test_calibration_scores_every_setting(tiny_data_dir, suite, tmp_path):
     settings = {(r["window"], r["start"]) for r in table["rows"]}
     assert settings == {(5, "start"), (5, "offset"), (10, "start"), (10, "offset")}
     assert json.loads((tmp_path / "calibration.json").read_text()) == table
+    assert table["pending"] == []
     assert "| T | window start |" in (tmp_path / "calibration.md").read_text()
     # the demonstrations really were windows of T transitions
     doc = json.loads((tmp_path / "10-offset" / "results" / "bc" / "seed_000.json").read_text())
