@@ -21,8 +21,6 @@ from typing import Any
 import numpy as np
 
 from . import plausibility, stats
-from . import results as R
-from . import verify as V
 from .protocol import (
     BASELINE_AGENT,
     BOOTSTRAP_RESAMPLES,
@@ -36,6 +34,9 @@ from .protocol import (
     ProtocolConfig,
     condition_label,
 )
+from .results import ResultError, job_key, protocol_tasks, read_result, validate_result
+from .verify import DIFFERS, FAILED, IDENTICAL, UNVERIFIABLE, Check
+from .verify import verify as verify_jobs  # `verify` is load_leaderboard's argument
 
 Cell = tuple[str, str, int]
 """A (split, track, K) column of the leaderboard."""
@@ -90,7 +91,7 @@ class Leaderboard:
     version: int = PROTOCOL_VERSION
     """The protocol version shown; an older one is an archived leaderboard."""
     outputs: dict[str, Path] = field(default_factory=dict)
-    checks: list[V.Check] = field(default_factory=list)
+    checks: list[Check] = field(default_factory=list)
     """The jobs re-run by ``verify``, and how each compared."""
     verify_note: str = ""
 
@@ -128,13 +129,13 @@ def _settings_key(doc: dict[str, Any]) -> str:
 def _file_problems(path: Path, expect: dict[str, Any]) -> tuple[dict[str, Any] | None, list[str]]:
     """A file's document and every reason to leave it out; never raises for a bad file."""
     try:
-        doc = R.read_result(path)
+        doc = read_result(path)
         proto = doc.get("protocol")
         current = isinstance(proto, dict) and proto.get("version") == PROTOCOL_VERSION
         # an archived version is checked for itself; its data and references were others
-        problems = R.validate_result(doc, **(expect if current else {}))
+        problems = validate_result(doc, **(expect if current else {}))
         return doc, problems or plausibility.identity_problems(doc)
-    except R.ResultError as e:
+    except ResultError as e:
         return None, [str(e)]
     except Exception as e:  # a file must never stop the leaderboard: say what went wrong
         return None, [f"could not be validated: {type(e).__name__}: {e}"]
@@ -181,7 +182,7 @@ def load_leaderboard(
     settings = json.loads(key)
     chosen = _choose_files(valid, key, excluded)
     config = ProtocolConfig.from_json({k: v for k, v in settings.items()})
-    tasks = R.protocol_tasks(config) if chosen else {}  # the protocol's, never a file's own
+    tasks = protocol_tasks(config) if chosen else {}  # the protocol's, never a file's own
     checks, note = [], ""
     if verify and version != PROTOCOL_VERSION:
         note = "archived files are not re-run: the data they were made with is not this checkout's"
@@ -262,15 +263,15 @@ def _verify_files(
     verify_seed: int,
     data_dir: Any,
     workers: int | None,
-) -> list[V.Check]:
+) -> list[Check]:
     """Re-run ``verify`` jobs of the chosen files; a file whose re-run differs moves from
     ``chosen`` to ``excluded``."""
-    checks = V.verify(
+    checks = verify_jobs(
         list(chosen.values()), verify, seed=verify_seed, data_dir=data_dir, workers=workers
     )
     for c in checks:
         item = next((k for k, (p, _) in chosen.items() if p == c.path), None)
-        if c.outcome == V.DIFFERS and item is not None:
+        if c.outcome == DIFFERS and item is not None:
             excluded.append(Excluded(str(c.path), [f"--verify: job {c.key} {c.detail}"]))
             del chosen[item]
     return checks
@@ -285,7 +286,7 @@ def _flag(board: Leaderboard, files: list[tuple[Path, dict[str, Any]]], refs: An
     ):
         for name, flags in source.items():
             found.setdefault(name, []).extend(flags)
-    unchecked = Counter(c.agent for c in board.checks if c.outcome in (V.FAILED, V.UNVERIFIABLE))
+    unchecked = Counter(c.agent for c in board.checks if c.outcome in (FAILED, UNVERIFIABLE))
     for name, n in unchecked.items():
         found.setdefault(name, []).append(
             f"--verify could not re-run {n} of its jobs (see Verification)"
@@ -325,7 +326,7 @@ def _entries(
             mat = np.full((len(items), len(tasks[split])), FAILED_SCORE)
             fails = 0
             for row, (_, doc) in enumerate(items):
-                jobs = {R.job_key(j)[1:]: j for j in doc["jobs"] if j["split"] == split}
+                jobs = {job_key(j)[1:]: j for j in doc["jobs"] if j["split"] == split}
                 for col, task in enumerate(tasks[split]):
                     job = jobs[(task, track, k)]
                     if job["status"] == "ok":
@@ -395,13 +396,13 @@ def _verification_lines(board: Leaderboard) -> list[str]:
     if not board.checks:
         return []
     counts = Counter(c.outcome for c in board.checks)
-    order = (V.IDENTICAL, V.DIFFERS, V.FAILED, V.UNVERIFIABLE)
+    order = (IDENTICAL, DIFFERS, FAILED, UNVERIFIABLE)
     head = ", ".join(f"{counts[o]} {o}" for o in order if counts[o])
     lines = [f"{len(board.checks)} jobs re-run from the files' checkpoints: {head}."]
     lines += [
         f"{c.outcome}: {c.path} job {c.key}: {c.detail}"
         for c in board.checks
-        if c.outcome != V.IDENTICAL
+        if c.outcome != IDENTICAL
     ]
     return lines
 
