@@ -249,33 +249,45 @@ class HistoryNet(nn.Module):
         return self.body(torch.cat(parts, dim=-1).flatten(-2))
 
 
-class HistoryPolicy:
-    """The stateful policy: ``reset(n)``, then ``act(obs, episode_ids)``; ``act(obs)`` alone
-    is refused (this policy needs to know whose history a row continues)."""
+class StatefulHistoryPolicy:
+    """What a stateful policy over its own episode's history does on every call: ``reset(n)``
+    makes one history per episode, ``_observe`` checks the ids and appends the observations,
+    ``_record`` appends the actions taken. ``act(obs)`` alone is refused (the policy needs to
+    know whose history a row continues)."""
 
-    def __init__(self, net: HistoryNet, stats: dict[str, int]) -> None:
+    def __init__(self, net: Any, stats: dict[str, int]) -> None:
         self.net = net
         self.adapt_stats = stats
         self.act_forward_passes = 0
         """Forward passes spent acting (not adapting): one per ``act`` call."""
-        self.memory: EpisodeHistory | None = None
+        self.episodes: EpisodeHistory | None = None
 
     def reset(self, n_episodes: int) -> None:
         net = self.net
-        self.memory = EpisodeHistory(n_episodes, net.history, net.obs_dim, net.act_dim)
+        self.episodes = EpisodeHistory(n_episodes, net.history, net.obs_dim, net.act_dim)
+
+    def _observe(self, obs: np.ndarray, episode_ids: np.ndarray | None) -> np.ndarray:
+        if self.episodes is None or episode_ids is None:
+            raise TypeError("a stateful policy: call reset(n_episodes), then act(obs, episode_ids)")
+        ids = self.episodes.check_ids(episode_ids, len(obs))
+        self.episodes.observe(ids, np.asarray(obs, dtype=np.float32))
+        return ids
+
+    def _record(self, ids: np.ndarray, actions: np.ndarray) -> np.ndarray:
+        self.act_forward_passes += 1
+        self.episodes.record(ids, actions)
+        return actions.astype(np.float64)
+
+
+class HistoryPolicy(StatefulHistoryPolicy):
+    """History-conditioned BC acting: the MLP on each episode's last H steps."""
 
     def act(self, obs: np.ndarray, episode_ids: np.ndarray | None = None) -> np.ndarray:
-        if self.memory is None or episode_ids is None:
-            raise TypeError("a stateful policy: call reset(n_episodes), then act(obs, episode_ids)")
-        obs = np.asarray(obs, dtype=np.float32)
-        ids = self.memory.check_ids(episode_ids, len(obs))
-        self.memory.observe(ids, obs)
-        x = torch.from_numpy(self.memory.windows(ids, "right"))
+        ids = self._observe(obs, episode_ids)
+        x = torch.from_numpy(self.episodes.windows(ids, "right"))
         with torch.inference_mode():
             actions = self.net(x).clamp(-1.0, 1.0).numpy()
-        self.act_forward_passes += 1
-        self.memory.record(ids, actions)
-        return actions.astype(np.float64)
+        return self._record(ids, actions)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -55,7 +55,7 @@ from tqdm.auto import tqdm
 
 from baselines.base import TorchAgent, adapt_stats, env_dims, frozen_copy, seed_all
 from baselines.config import AgentConfig
-from baselines.history_bc import DemoPool, EpisodeHistory, unpack
+from baselines.history_bc import DemoPool, StatefulHistoryPolicy, unpack
 from baselines.nets import ObsNormalizer
 from metail_envs.benchmark import Policy
 from metail_envs.benchmark import protocol as P
@@ -223,26 +223,15 @@ class InContextNet(nn.Module):
         return self.head(h)
 
 
-class InContextPolicy:
-    """The stateful policy: the encoded prompt and each episode's history window."""
+class InContextPolicy(StatefulHistoryPolicy):
+    """The stateful policy: the encoded prompt (``memory``) and each episode's history window."""
 
     def __init__(self, net: InContextNet, memory: Tensor, pad: Tensor, stats: dict[str, int]):
-        self.net, self.memory, self.pad = net, memory, pad
-        self.adapt_stats = stats
-        self.act_forward_passes = 0
-        """Decoder passes spent acting (not adapting): one per ``act`` call."""
-        self.episodes: EpisodeHistory | None = None
-
-    def reset(self, n_episodes: int) -> None:
-        net = self.net
-        self.episodes = EpisodeHistory(n_episodes, net.history, net.obs_dim, net.act_dim)
+        super().__init__(net, stats)
+        self.memory, self.pad = memory, pad
 
     def act(self, obs: np.ndarray, episode_ids: np.ndarray | None = None) -> np.ndarray:
-        if self.episodes is None or episode_ids is None:
-            raise TypeError("a stateful policy: call reset(n_episodes), then act(obs, episode_ids)")
-        obs = np.asarray(obs, dtype=np.float32)
-        ids = self.episodes.check_ids(episode_ids, len(obs))
-        self.episodes.observe(ids, obs)
+        ids = self._observe(obs, episode_ids)
         seen = np.minimum(self.episodes.steps[ids], self.net.history)
         length = int(seen.max()) if len(ids) else 1
         windows = torch.from_numpy(self.episodes.windows(ids, "left")[:, :length])
@@ -250,9 +239,7 @@ class InContextPolicy:
             out = self.net.decode(windows, self.memory, self.pad)
             actions = out[torch.arange(len(ids)), torch.from_numpy(seen - 1)]
             actions = actions.clamp(-1.0, 1.0).numpy()
-        self.act_forward_passes += 1
-        self.episodes.record(ids, actions)
-        return actions.astype(np.float64)
+        return self._record(ids, actions)
 
 
 class InContextAgent(TorchAgent):
