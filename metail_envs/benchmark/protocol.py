@@ -46,7 +46,7 @@ SHORT_WINDOW = 50
 """Transitions per demonstration on the short track (calibrated: docs/protocol.md)."""
 WINDOW_STARTS: tuple[str, ...] = ("start", "offset")
 """Where a short window starts: at the episode start, or at a seeded random offset."""
-WINDOW_START = "offset"
+WINDOW_START = "start"
 """The short track's window rule (calibrated: docs/protocol.md)."""
 DEMO_DRAWS: tuple[str, ...] = ("first", "seeded")
 """Which K demonstrations a job gets: the first K (v1), or K drawn per (seed, task, K, track)."""
