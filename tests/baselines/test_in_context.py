@@ -66,7 +66,7 @@ def test_meta_training_prompts_are_the_protocols_windows(agent, train_demos):
     trans = [transitions(t.obs, t.acts) for t in trajs]
     short = InContextAgent(
         config="small", p_no_prompt=0.0, p_short=1.0, short_window=6, prompt_tokens=100,
-        batch_size=64,
+        batch_size=64, window_start="offset",  # offsets: the windows' first tokens vary
     )  # fmt: skip
     short.net = short.build()
     batch = short.sample_batch(np.random.default_rng(0), DemoPool(trajs), tasks, trans)
