@@ -285,7 +285,7 @@ def _score(expert: Path, task: Task, episodes: int) -> dict[str, Any]:
     from baselines.experts.evaluate import evaluate_policy
     from baselines.experts.train import MAX_STEPS, reliable_return
 
-    policy = PPO.load(expert, device="cpu")
+    policy = PPO.load(expert, device="cpu")  # unpickles: the pipeline's own training output
     rets, lengths = evaluate_policy(policy, task, episodes, seed=CHOICE_SEED)
     return {
         "mean": float(rets.mean()),

@@ -301,7 +301,7 @@ def _load(zip_path: Path, pkl_path: Path, venv):
             raise FileNotFoundError(f"checkpoint file {p} is missing")
     vecnorm = VecNormalize.load(str(pkl_path), venv)
     vecnorm.training = True
-    model = PPO.load(zip_path, env=vecnorm, device="cpu")
+    model = PPO.load(zip_path, env=vecnorm, device="cpu")  # unpickles: this run's own state
     return model, vecnorm
 
 
