@@ -105,6 +105,15 @@ class DemoPool:
         self.obs_start = np.concatenate([[0], np.cumsum(self.lengths + 1)[:-1]])
         self.act_start = np.concatenate([[0], np.cumsum(self.lengths)[:-1]])
 
+    def obs_changes(self) -> np.ndarray:
+        """Every demonstrated step's observation change, all demonstrations concatenated."""
+        return np.concatenate(
+            [
+                self.obs[s + 1 : s + n + 1] - self.obs[s : s + n]
+                for s, n in zip(self.obs_start, self.lengths)
+            ]
+        )
+
     @property
     def n_demos(self) -> int:
         return len(self.lengths)
@@ -230,11 +239,7 @@ class HistoryNet(nn.Module):
 
     def set_stats(self, pool: DemoPool) -> None:
         self.norm.set_stats(pool.obs)
-        deltas = [
-            pool.obs[s + 1 : s + n + 1] - pool.obs[s : s + n]
-            for s, n in zip(pool.obs_start, pool.lengths)
-        ]
-        self.delta_norm.set_stats(np.concatenate(deltas))
+        self.delta_norm.set_stats(pool.obs_changes())
 
     def forward(self, windows: Tensor) -> Tensor:
         obs, prev_act, prev_obs, valid, has_prev = unpack(windows, self.obs_dim, self.act_dim)

@@ -170,11 +170,7 @@ class InContextNet(nn.Module):
 
     def set_stats(self, pool: DemoPool) -> None:
         self.norm.set_stats(pool.obs)
-        deltas = [
-            pool.obs[s + 1 : s + n + 1] - pool.obs[s : s + n]
-            for s, n in zip(pool.obs_start, pool.lengths)
-        ]
-        self.delta_norm.set_stats(np.concatenate(deltas))
+        self.delta_norm.set_stats(pool.obs_changes())
 
     def encode(self, prompt: Tensor, pad: Tensor) -> tuple[Tensor, Tensor]:
         """Prompts ``(B, P, 2o+a)`` with padding ``(B, P)`` (True: no token) -> the memory
