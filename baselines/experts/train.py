@@ -74,6 +74,10 @@ class TrainConfig:
     a converged expert explores again on the new task (the deterministic policy is unchanged)."""
     lr_decay: bool = False
     """Decay the learning rate linearly to 0 over ``total_steps`` (stepwise, per checkpoint)."""
+    fall_penalty: float = 0.0
+    """Subtracted from the training reward when an episode terminates (the hopper falls), never
+    from the evaluation: a fine-tune that trades speed for falls is pushed back to a gait that
+    finishes the episode (the retry of experts that fall; 0 is plain Hopper reward)."""
     selection: str = "mean"
     """How checkpoints are compared: ``"mean"`` evaluation return, or ``"reliable"``: mean
     return times the mean fraction of the time limit the episodes last (:func:`reliable_return`),
@@ -101,6 +105,10 @@ class TrainConfig:
         if self.selection not in SELECTIONS:
             raise ValueError(
                 f"config selection={self.selection!r} is invalid; accepted: {SELECTIONS}"
+            )
+        if not isinstance(self.fall_penalty, int | float) or not 0 <= self.fall_penalty < 1e6:
+            raise ValueError(
+                f"config fall_penalty must be a number in [0, 1e6), got {self.fall_penalty!r}"
             )
         for name in ("n_envs", "total_steps", "checkpoint_every", "eval_episodes"):
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
@@ -191,14 +199,34 @@ class TaskIdInfo(gym.Wrapper):
         return obs, reward, terminated, truncated, _task_id(info)
 
 
+class FallPenalty(gym.Wrapper):
+    """Subtracts ``penalty`` from the reward of the step that terminates an episode (a fall;
+    the time limit truncates, it does not terminate)."""
+
+    def __init__(self, env: gym.Env, penalty: float) -> None:
+        super().__init__(env)
+        self.penalty = float(penalty)
+
+    def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        return obs, reward - self.penalty * terminated, terminated, truncated, info
+
+
 def _task_id(info: dict[str, Any]) -> dict[str, Any]:
     if "task" in info:
         info = {**info, "task": info["task"].id}
     return info
 
 
-def make_vec_env(tasks: Sequence[Task], n_envs: int, seed: int, observe_context: bool = False):
-    """``n_envs`` monitored HopperVariant envs in a DummyVecEnv (one process, one core)."""
+def make_vec_env(
+    tasks: Sequence[Task],
+    n_envs: int,
+    seed: int,
+    observe_context: bool = False,
+    fall_penalty: float = 0.0,
+):
+    """``n_envs`` monitored HopperVariant envs in a DummyVecEnv (one process, one core); a
+    positive ``fall_penalty`` is taken off the reward of every fall (:class:`FallPenalty`)."""
     from stable_baselines3.common.monitor import Monitor
     from stable_baselines3.common.vec_env import DummyVecEnv
 
@@ -207,6 +235,8 @@ def make_vec_env(tasks: Sequence[Task], n_envs: int, seed: int, observe_context:
             env = gym.make(ENV_ID, task=tasks[0], observe_context=observe_context)
             if len(tasks) > 1:
                 env = TaskCycler(env, tasks, seed + 7919 * i)
+            if fall_penalty:
+                env = FallPenalty(env, fall_penalty)
             return Monitor(TaskIdInfo(env))
 
         return make
@@ -393,7 +423,7 @@ def train(
         return _result(out_dir, state)
 
     torch.set_num_threads(1)
-    venv = make_vec_env(tasks, config.n_envs, config.seed, observe_context)
+    venv = make_vec_env(tasks, config.n_envs, config.seed, observe_context, config.fall_penalty)
     model, vecnorm = _load_or_init(out_dir, venv, config, init_from, bool(state), log)
     model.set_random_seed(config.seed + model.num_timesteps)
     state = state or _new_state(tasks, config, observe_context, init_from)
