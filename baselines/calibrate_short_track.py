@@ -202,18 +202,23 @@ def markdown(table: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--out", default="results/calibration")
-    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    p.add_argument("--windows", type=int, nargs="+", default=[25, 50, 100])
-    p.add_argument("--starts", nargs="+", default=["start", "offset"])
-    p.add_argument("--k-values", type=int, nargs="+", default=[1, 5])
-    p.add_argument("--workers", type=int)
-    p.add_argument("--data-dir")
-    p.add_argument("--no-progress", action="store_true")
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """The options of ``metail calibrate-short-track`` and
+    ``python -m baselines.calibrate_short_track``."""
+    p.add_argument("--out", default="results/calibration", help="settings and table go here")
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="agent seeds")
+    p.add_argument("--windows", type=int, nargs="+", default=[25, 50, 100], help="window lengths T")
+    p.add_argument("--starts", nargs="+", default=["start", "offset"], help="where windows start")
+    p.add_argument("--k-values", type=int, nargs="+", default=[1, 5], help="K values scored")
+    p.add_argument("--workers", type=int, help="parallel evaluation workers")
+    p.add_argument("--data-dir", help="default: METAIL_DATA_DIR or expert_data/")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.add_argument("--tabulate", action="store_true", help="only tabulate the finished settings")
-    a = p.parse_args(argv)
+
+
+def run(a: argparse.Namespace) -> int:
+    """Score every setting (or, with ``--tabulate``, only read the finished ones); print the
+    table."""
     if a.tabulate:
         args = (a.out, a.seeds, a.windows, a.starts, a.k_values, a.data_dir)
         print(markdown(tabulate(*args)))
@@ -224,6 +229,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     )  # fmt: skip
     print(markdown(table))
     return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_arguments(p)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m baselines.calibrate_short_track``, the same as ``metail calibrate-short-track``."""
+    return run(build_parser().parse_args(argv))
 
 
 if __name__ == "__main__":

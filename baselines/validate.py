@@ -197,11 +197,11 @@ def _summary(rows: list[dict[str, Any]], protocol: ProtocolConfig) -> dict[str, 
     return summary
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """The options of ``metail validate`` and ``python -m baselines.validate``."""
     p.add_argument("--agent", required=True, help="short name or 'module:Class'")
     p.add_argument("--kwargs", default="{}", help="constructor kwargs as a JSON object")
-    p.add_argument("--seeds", type=int, nargs="+", default=[0])
+    p.add_argument("--seeds", type=int, nargs="+", default=[0], help="agent seeds (default: 0)")
     p.add_argument("--val-tasks", type=int, default=8, help="held-out training tasks")
     p.add_argument(
         "--tasks",
@@ -215,11 +215,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     p.add_argument("--k-values", type=int, nargs="+", help="K values of the full track")
     p.add_argument("--tracks", nargs="+", help="default: every track of the protocol")
-    p.add_argument("--episodes", type=int)
-    p.add_argument("--max-steps", type=int)
-    p.add_argument("--data-dir")
+    p.add_argument("--episodes", type=int, help="episodes per adaptation (default: the protocol's)")
+    p.add_argument("--max-steps", type=int, help="steps per episode (default: the protocol's)")
+    p.add_argument("--data-dir", help="default: METAIL_DATA_DIR or expert_data/")
     p.add_argument("--out", help="write the full result as JSON here")
-    a = p.parse_args(argv)
+
+
+def run(a: argparse.Namespace) -> int:
+    """Validate as the options say; print the summary line, write the full result to ``--out``."""
     import torch
 
     torch.set_num_threads(1)
@@ -233,6 +236,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         Path(a.out).write_text(json.dumps(result, indent=1))
     print(json.dumps({"agent": a.agent, "kwargs": result["kwargs"], **result["summary"]}))
     return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_arguments(p)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m baselines.validate``, the same as ``metail validate``."""
+    return run(build_parser().parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -1,23 +1,41 @@
-"""`metail train-expert | generate-demos | export-minari`: arguments only, the work imported inside
-each command. The ``metail`` CLI finds these commands through the ``metail.commands`` entry point
-group (see ``pyproject.toml``), so ``metail_envs`` never imports ``baselines``."""
+"""The expert pipeline's ``metail`` commands: arguments only, the work imported inside each
+command. ``train-expert``, ``generate-demos`` and ``export-minari`` run here; ``expert-data``
+(:mod:`~baselines.experts.make_expert_data`), ``retry-experts`` (:mod:`~baselines.experts.retry`),
+``expert-plots``, ``probe-params`` and ``convert-expert`` are their modules' ``add_arguments`` and
+``run``, which the ``python -m`` forms use too. The ``metail`` CLI finds these commands through
+the ``metail.commands`` entry point group (see ``pyproject.toml``), so ``metail_envs`` never
+imports ``baselines``."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
+from baselines.cli import module_command
 from metail_envs.cli import Command
 from metail_envs.executors import add_executor_arguments
 from metail_envs.extras import require_extra
 from metail_envs.tasks import DEFAULT_SUITE
 
-TRAIN_HELP = "train PPO experts: one task, a task distribution, or every task of a suite (--all)"
+TRAIN_HELP = (
+    "train PPO experts: one task, a task distribution, or (--all) the training stage of every "
+    "task of a suite; `metail expert-data` runs the whole pipeline (train, retry, data)"
+)
 DEMOS_HELP = (
     "generate more demonstrations of a task into the user cache ($METAIL_CACHE_DIR or "
     "~/.cache/metail); load them with metail_envs.data.load_cached_demos(task, n)"
 )
 MINARI_HELP = "export a task's demonstrations to a Minari dataset (needs metail[experts])"
+EXPERT_DATA_HELP = (
+    "regenerate expert_data/: train the experts, retry those below the bar, write references, "
+    "demonstrations and manifest (resumable)"
+)
+RETRY_HELP = (
+    "the retry stage alone: fresh attempts for the experts a plan of configs/retry/ selects"
+)
+PLOTS_HELP = "the experts' per-task table and figures, from the committed data"
+PROBE_HELP = "probe which single parameters make a task hard (one PPO run per NAME=VALUE)"
+CONVERT_HELP = "write a task's shipped expert as an ordinary SB3 zip (PPO.load reads it)"
 
 
 def train_arguments(p: argparse.ArgumentParser) -> None:
@@ -31,8 +49,8 @@ def train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--all",
         action="store_true",
-        help="the whole pipeline: the nominal base "
-        "expert, then every task fine-tuned from it, into --data-dir",
+        help="the training stage of `metail expert-data`: the nominal base expert, then every "
+        "task fine-tuned from it, into --data-dir (no retry, no references or demonstrations)",
     )
     p.add_argument("--suite", default=DEFAULT_SUITE, help="suite of --all")
     p.add_argument(
@@ -148,6 +166,72 @@ def run_minari(a: argparse.Namespace) -> int:
     return 0
 
 
+def expert_data_arguments(p: argparse.ArgumentParser) -> None:
+    """The options of ``metail expert-data`` and ``python -m baselines.experts.make_expert_data``
+    (defined here: that module imports torch, and ``metail --help`` must not)."""
+    p.add_argument("--suite", default=DEFAULT_SUITE, help=f"default: {DEFAULT_SUITE}")
+    p.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="default: METAIL_DATA_DIR or the repository's expert_data/",
+    )
+    p.add_argument(
+        "--stage",
+        choices=("train", "retry", "data", "all"),
+        default="all",
+        help="one stage, or all three in order (default)",
+    )
+    p.add_argument(
+        "--task",
+        action="append",
+        dest="tasks",
+        help="only these task ids (repeatable); the nominal base is always trained first",
+    )
+    p.add_argument("--base-config", default="ppo_default", help="the nominal base's config")
+    p.add_argument("--finetune-config", default="finetune", help="every other task's config")
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue where the last run stopped "
+        "(the training state is always kept; this flag documents the intent)",
+    )
+    p.add_argument("--no-progress", action="store_true", help="no progress bars (for log files)")
+    add_executor_arguments(
+        p, "parallel trainings (default 1 locally, all CPUs on Ray); the nominal base runs first"
+    )
+
+
+def retry_arguments(p: argparse.ArgumentParser) -> None:
+    """The options of ``metail retry-experts`` and ``python -m baselines.experts.retry``
+    (defined here: that module imports torch, and ``metail --help`` must not)."""
+    p.add_argument("--suite", default=DEFAULT_SUITE, help=f"default: {DEFAULT_SUITE}")
+    p.add_argument(
+        "--data-dir", type=Path, default=None, help="default: METAIL_DATA_DIR or expert_data/"
+    )
+    p.add_argument("--plan", default="default", help="a file under configs/retry/")
+    p.add_argument(
+        "--task",
+        action="append",
+        dest="tasks",
+        help="only these task ids (repeatable), whatever the plan's rule says",
+    )
+    p.add_argument("--no-progress", action="store_true", help="no progress bars (for log files)")
+    add_executor_arguments(p, "parallel attempts (default: all cores)")
+
+
 TRAIN_EXPERT = Command("train-expert", TRAIN_HELP, train_arguments, run_train)
 GENERATE_DEMOS = Command("generate-demos", DEMOS_HELP, demos_arguments, run_demos)
 EXPORT_MINARI = Command("export-minari", MINARI_HELP, minari_arguments, run_minari)
+EXPERT_DATA = module_command(
+    "expert-data",
+    EXPERT_DATA_HELP,
+    "baselines.experts.make_expert_data",
+    arguments=expert_data_arguments,
+)
+RETRY_EXPERTS = module_command(
+    "retry-experts", RETRY_HELP, "baselines.experts.retry", arguments=retry_arguments
+)
+EXPERT_PLOTS = module_command("expert-plots", PLOTS_HELP, "baselines.experts.plots")
+PROBE_PARAMS = module_command("probe-params", PROBE_HELP, "baselines.experts.probe_params")
+CONVERT_EXPERT = module_command("convert-expert", CONVERT_HELP, "baselines.experts.convert")

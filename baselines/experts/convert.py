@@ -5,10 +5,11 @@ trusted, read only by the pipeline); the data stage converts each into ``experts
 (tensors only) plus its architecture, which is what the benchmark loads. The way back, for
 people who want an SB3 model (to fine-tune it with PPO, say)::
 
-    python -m baselines.experts.convert --task hopper-v1/test/03 --out test03.zip
+    metail convert-expert --task hopper-v1/test/03 --out test03.zip
 
-writes an ordinary SB3 zip from the shipped format (``PPO.load`` reads it; the same policy and
-value weights, a fresh optimizer), without ever unpickling anything from the data directory.
+(or ``python -m baselines.experts.convert``, the same command) writes an ordinary SB3 zip from
+the shipped format (``PPO.load`` reads it; the same policy and value weights, a fresh
+optimizer), without ever unpickling anything from the data directory.
 """
 
 from __future__ import annotations
@@ -145,20 +146,35 @@ def export_sb3(task: str, out: str | Path, data_dir: str | Path | None = None) -
     return plain_to_sb3(path, record["arch"], out)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """The options of ``metail convert-expert`` and ``python -m baselines.experts.convert``."""
     p.add_argument("--task", required=True, help="task id, e.g. hopper-v1/test/03")
     p.add_argument("--out", required=True, type=Path, help="the SB3 zip to write")
     p.add_argument("--data-dir", type=Path, help="default: METAIL_DATA_DIR or expert_data/")
-    a = p.parse_args(argv)
+
+
+def run(a: argparse.Namespace) -> int:
+    """Write the task's shipped expert as an SB3 zip; print its path."""
+    print(export_sb3(a.task, a.out, a.data_dir))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    add_arguments(p)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m baselines.experts.convert``, the same as ``metail convert-expert``."""
+    a = build_parser().parse_args(argv)
     from metail_envs.data import DataError
 
     try:
-        print(export_sb3(a.task, a.out, a.data_dir))
+        return run(a)
     except (DataError, KeyError) as e:
         print(f"convert: error: {e}", file=sys.stderr)
         return 2
-    return 0
 
 
 if __name__ == "__main__":

@@ -1,6 +1,9 @@
 """Regenerate ``expert_data/``: one seeded, resumable command for experts, references and demos.
 
-    python -m baselines.experts.make_expert_data --suite hopper-v1 --resume
+    metail expert-data --suite hopper-v1 --resume
+
+(``python -m baselines.experts.make_expert_data``, which the manifests record, is the same
+command.)
 
 Stage ``train`` (resumable across sessions; its state lives in ``expert_data/training/``):
 
@@ -43,6 +46,7 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
+from baselines.experts.cli import expert_data_arguments as add_arguments
 from baselines.experts.demos import Manifest, build_data, given_or_local, write_manifest
 from baselines.experts.layout import expert_path, training_dir, training_order
 from baselines.experts.retry import RETRY_BELOW, retry_experts
@@ -54,7 +58,7 @@ from baselines.experts.train import (
     train_from_job,
 )
 from metail_envs.data import MANIFEST, REGENERATE, DataRule, default_data_dir
-from metail_envs.executors import Executor, Job, add_executor_arguments, make_executor
+from metail_envs.executors import Executor, Job, make_executor
 from metail_envs.tasks import DEFAULT_SUITE, Suite, Task, load_suite
 
 COMMAND = "python -m baselines.experts.make_expert_data --suite {suite} --resume"
@@ -265,38 +269,11 @@ def _forget(data_dir: Path, key: str) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The parser of ``python -m baselines.experts.make_expert_data``, the same options as
+    ``metail expert-data`` (:func:`baselines.experts.cli.expert_data_arguments`)."""
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     add_arguments(p)
     return p
-
-
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--suite", default=DEFAULT_SUITE)
-    p.add_argument(
-        "--data-dir",
-        type=Path,
-        default=None,
-        help="default: METAIL_DATA_DIR or the repository's expert_data/",
-    )
-    p.add_argument("--stage", choices=("train", "retry", "data", "all"), default="all")
-    p.add_argument(
-        "--task",
-        action="append",
-        dest="tasks",
-        help="only these task ids (repeatable); the nominal base is always trained first",
-    )
-    p.add_argument("--base-config", default="ppo_default")
-    p.add_argument("--finetune-config", default="finetune")
-    p.add_argument(
-        "--resume",
-        action="store_true",
-        help="continue where the last run stopped "
-        "(the training state is always kept; this flag documents the intent)",
-    )
-    p.add_argument("--no-progress", action="store_true", help="no progress bars (for log files)")
-    add_executor_arguments(
-        p, "parallel trainings (default 1 locally, all CPUs on Ray); the nominal base runs first"
-    )
 
 
 def pipeline_executor(a: argparse.Namespace) -> Executor:
@@ -307,6 +284,7 @@ def pipeline_executor(a: argparse.Namespace) -> Executor:
 
 
 def run(a: argparse.Namespace) -> int:
+    """The stages the options name (``metail expert-data`` runs this too)."""
     command = (DATA_COMMAND if a.stage == "data" else COMMAND).format(suite=a.suite)
     with pipeline_executor(a) as pool:
         if a.stage in ("train", "all"):

@@ -1,12 +1,12 @@
 """Figures of the experts, from the committed data (every number comes from a command here).
 
-    python -m baselines.experts.plots summary      # per-task table of returns, steps, time
-    python -m baselines.experts.plots returns      # expert vs random return per task
-    python -m baselines.experts.plots curves       # learning curves of every training run
-    python -m baselines.experts.plots matrix       # cross-task matrix (test + ood + nominal)
-    python -m baselines.experts.plots gif          # the expert on a light, heavy, short Hopper
+    metail expert-plots summary      # per-task table of returns, steps, time
+    metail expert-plots returns      # expert vs random return per task
+    metail expert-plots curves       # learning curves of every training run
+    metail expert-plots matrix       # cross-task matrix (test + ood + nominal)
+    metail expert-plots gif          # the expert on a light, heavy, short Hopper
 
-Figures go to ``docs/img/``; the cross-task matrix's numbers to ``expert_data/cross_task.json``.
+(``python -m baselines.experts.plots WHAT`` is the same command.) Figures go to ``docs/img/``; the cross-task matrix's numbers to ``expert_data/cross_task.json``.
 """
 
 from __future__ import annotations
@@ -304,13 +304,20 @@ def summary(suite: str = DEFAULT_SUITE, data_dir: Path | None = None) -> str:
     return "\n".join(rows)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("what", choices=("summary", "returns", "curves", "matrix", "gif", "all"))
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """The options of ``metail expert-plots`` and ``python -m baselines.experts.plots``."""
+    p.add_argument(
+        "what",
+        choices=("summary", "returns", "curves", "matrix", "gif", "all"),
+        help="summary: the per-task table; returns, curves, matrix, gif: the figures; all",
+    )
     p.add_argument("--suite", default=DEFAULT_SUITE)
-    p.add_argument("--data-dir", type=Path)
+    p.add_argument("--data-dir", type=Path, help="default: METAIL_DATA_DIR or expert_data/")
     p.add_argument("--episodes", type=int, default=3, help="matrix: episodes per pair")
-    a = p.parse_args(argv)
+
+
+def run(a: argparse.Namespace) -> int:
+    """Print the table, or draw the figures and print where they went."""
     import torch
 
     torch.set_num_threads(1)
@@ -326,6 +333,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     if a.what in ("gif", "all"):
         print(render_gif(a.suite, a.data_dir))
     return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    add_arguments(p)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m baselines.experts.plots``, the same as ``metail expert-plots``."""
+    return run(build_parser().parse_args(argv))
 
 
 if __name__ == "__main__":

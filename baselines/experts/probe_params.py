@@ -1,8 +1,10 @@
 """Probe which single parameters make a task hard: fine-tune the nominal base (or train from
 scratch) on one-parameter variants at the edges of the suite's ranges.
 
-    python -m baselines.experts.probe_params --steps 294912 friction=2 mass=2 com_offset=0.05
-    python -m baselines.experts.probe_params --scratch --steps 491520 friction=2
+    metail probe-params --steps 294912 friction=2 mass=2 com_offset=0.05
+    metail probe-params --scratch --steps 491520 friction=2
+
+(``python -m baselines.experts.probe_params`` is the same command.)
 
 Each probe is an ordinary run of :func:`baselines.experts.train.train` (``configs/finetune.json``
 from the base's best checkpoint, or ``configs/ppo_default.json`` with ``--scratch``; budget
@@ -14,6 +16,7 @@ best one (10 deterministic episodes each, the selection seeds). Evidence for cal
 from __future__ import annotations
 
 import argparse
+import csv
 import sys
 from collections.abc import Sequence
 from dataclasses import replace
@@ -24,26 +27,30 @@ from metail_envs.data import default_data_dir
 from metail_envs.tasks import DEFAULT_SUITE, Task, load_suite
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    from baselines.experts.train import TrainConfig, train
-
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("variants", nargs="+", help="name=value")
-    p.add_argument("--steps", type=int, default=294_912)
-    p.add_argument("--out", type=Path, default=Path("runs/experts"))
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """The options of ``metail probe-params`` and ``python -m baselines.experts.probe_params``."""
+    p.add_argument(
+        "variants", nargs="+", metavar="NAME=VALUE", help="one probe per parameter value"
+    )
+    p.add_argument("--steps", type=int, default=294_912, help="training budget of each probe")
+    p.add_argument("--out", type=Path, default=Path("runs/experts"), help="probe runs go here")
     p.add_argument(
         "--scratch",
         action="store_true",
         help="PPO from scratch (ppo_default.json) instead of fine-tuning the base",
     )
-    a = p.parse_args(argv)
+
+
+def run(a: argparse.Namespace) -> int:
+    """Train one probe per ``NAME=VALUE`` variant; print its first and best evaluation."""
+    from baselines.experts.train import TrainConfig, train
+
+    how = "scratch" if a.scratch else "finetune"
+    tasks = [_probe_task(spec, how) for spec in a.variants]  # every variant checked first
     base = training_dir(default_data_dir(), load_suite(DEFAULT_SUITE).nominal.id)
-    name = "ppo_default" if a.scratch else "finetune"
-    config = replace(TrainConfig.load(name), total_steps=a.steps, patience=None, target_return=None)
-    for spec in a.variants:
-        name, value = spec.split("=")
-        how = "scratch" if a.scratch else "finetune"
-        task = Task({name: float(value)}, id=f"probe-{how}-{name}-{value}")
+    config = TrainConfig.load("ppo_default" if a.scratch else "finetune")
+    config = replace(config, total_steps=a.steps, patience=None, target_return=None)
+    for spec, task in zip(a.variants, tasks):
         r = train(
             task,
             config,
@@ -53,8 +60,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             progress=False,
             log=lambda _: None,
         )
-        import csv
-
         with (r.out_dir / "progress.csv").open() as f:
             start = float(next(csv.DictReader(f))["eval_mean"])
         print(
@@ -63,6 +68,30 @@ def main(argv: Sequence[str] | None = None) -> int:
             flush=True,
         )
     return 0
+
+
+def _probe_task(spec: str, how: str) -> Task:
+    """``"friction=2"`` -> the one-parameter task ``probe-<how>-friction-2``; a spec that is not
+    ``NAME=VALUE`` is refused by name (an unknown NAME by :class:`Task`)."""
+    name, _, value = spec.partition("=")
+    try:
+        number = float(value)
+    except ValueError:
+        name = ""
+    if not name:
+        raise ValueError(f"variant {spec!r} is invalid; accepted: NAME=VALUE, e.g. friction=2")
+    return Task({name: number}, id=f"probe-{how}-{name}-{value}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    add_arguments(p)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m baselines.experts.probe_params``, the same as ``metail probe-params``."""
+    return run(build_parser().parse_args(argv))
 
 
 if __name__ == "__main__":

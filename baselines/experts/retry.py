@@ -22,11 +22,14 @@ Every attempt is one executor job, resumable like any training run; the choice i
 ``training/<task key>/retry.json`` (``retry-<plan>.json`` for other plans), and a task with that
 record is not retried again by that plan.
 
-    python -m baselines.experts.retry --plan reliability --task hopper-v1/test/02 --workers 2
+    metail retry-experts --plan reliability --task hopper-v1/test/02 --workers 2
+
+(``python -m baselines.experts.retry`` is the same command.)
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -321,35 +324,40 @@ def attempt_job(args: dict[str, Any], send: Callable[[Any], None]) -> dict[str, 
     return payload
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m baselines.experts.retry --plan NAME [--task ID ...]``: the retry stage alone,
-    with a plan other than the pipeline's default."""
-    import argparse
-    import sys
-
+def run(a: argparse.Namespace) -> int:
+    """The retry stage alone, with a plan other than the pipeline's default (``metail
+    retry-experts`` runs this too)."""
     from metail_envs.data import default_data_dir
-    from metail_envs.executors import add_executor_arguments, make_executor
-    from metail_envs.tasks import DEFAULT_SUITE
+    from metail_envs.executors import make_executor
+
+    plan = RetryPlan.load(a.plan)
+    data_dir = (a.data_dir or default_data_dir()).absolute()
+    with make_executor(a.executor, a.workers, a.ray_address, a.retries) as pool:
+        retry_experts(a.suite, data_dir, a.tasks, plan, executor=pool, progress=not a.no_progress)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The parser of ``python -m baselines.experts.retry``, the same options as ``metail
+    retry-experts`` (:func:`baselines.experts.cli.retry_arguments`)."""
+    from baselines.experts.cli import retry_arguments
 
     p = argparse.ArgumentParser(prog="python -m baselines.experts.retry", description=main.__doc__)
-    p.add_argument("--suite", default=DEFAULT_SUITE)
-    p.add_argument("--data-dir", type=Path, default=None)
-    p.add_argument("--plan", default="default", help="a file under configs/retry/")
-    p.add_argument("--task", action="append", dest="tasks", help="only these task ids")
-    p.add_argument("--no-progress", action="store_true")
-    add_executor_arguments(p, "parallel attempts (default: all cores)")
-    a = p.parse_args(argv)
+    retry_arguments(p)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m baselines.experts.retry --plan NAME [--task ID ...]``: the retry stage alone,
+    with a plan other than the pipeline's default (the same as ``metail retry-experts``)."""
+    import sys
+
+    a = build_parser().parse_args(argv)
     try:
-        plan = RetryPlan.load(a.plan)
-        data_dir = (a.data_dir or default_data_dir()).absolute()
-        with make_executor(a.executor, a.workers, a.ray_address, a.retries) as pool:
-            retry_experts(
-                a.suite, data_dir, a.tasks, plan, executor=pool, progress=not a.no_progress
-            )
+        return run(a)
     except ValueError as e:
         print(f"retry: error: {e}", file=sys.stderr)
         return 2
-    return 0
 
 
 if __name__ == "__main__":

@@ -1,0 +1,50 @@
+"""`metail validate | calibrate-short-track`, and :func:`module_command`, which turns a module
+with ``add_arguments(parser)`` and ``run(args)`` into a ``metail`` command.
+
+The module's own ``python -m`` form builds its parser with the same ``add_arguments`` and calls
+the same ``run``, so each command's options are defined once. The ``metail`` CLI finds these
+commands through the ``metail.commands`` entry point group (see ``pyproject.toml``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+from collections.abc import Callable
+
+from metail_envs.cli import Command
+from metail_envs.extras import require_extra
+
+VALIDATE_HELP = (
+    "score an agent on held-out training tasks or the nominal Hopper, the tasks `metail "
+    "evaluate` does not score (to choose hyperparameters)"
+)
+CALIBRATE_HELP = "calibrate the short track: which window length and start make priors matter"
+
+
+def module_command(
+    name: str,
+    help: str,
+    module: str,
+    *,
+    arguments: Callable[[argparse.ArgumentParser], None] | None = None,
+    extra: str = "benchmark",
+) -> Command:
+    """The ``metail NAME`` command of ``module``: its ``add_arguments`` (or ``arguments``, for a
+    module too heavy to import just to list its options) and its ``run``, which is imported only
+    when the command runs, after checking that ``extra`` is installed."""
+
+    def add_arguments(p: argparse.ArgumentParser) -> None:
+        (arguments or importlib.import_module(module).add_arguments)(p)
+
+    def run(a: argparse.Namespace) -> int | None:
+        require_extra(extra)
+        return importlib.import_module(module).run(a)
+
+    return Command(name, help, add_arguments, run)
+
+
+VALIDATE = module_command("validate", VALIDATE_HELP, "baselines.validate")
+CALIBRATE = module_command(
+    "calibrate-short-track", CALIBRATE_HELP, "baselines.calibrate_short_track"
+)
