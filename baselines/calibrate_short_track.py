@@ -232,7 +232,9 @@ def run(a: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(
+        prog="python -m baselines.calibrate_short_track", description=__doc__.splitlines()[0]
+    )
     add_arguments(p)
     return p
 

@@ -186,6 +186,7 @@ def expert_data_arguments(p: argparse.ArgumentParser) -> None:
         "--task",
         action="append",
         dest="tasks",
+        metavar="ID",
         help="only these task ids (repeatable); the nominal base is always trained first",
     )
     p.add_argument("--base-config", default="ppo_default", help="the nominal base's config")
@@ -214,6 +215,7 @@ def retry_arguments(p: argparse.ArgumentParser) -> None:
         "--task",
         action="append",
         dest="tasks",
+        metavar="ID",
         help="only these task ids (repeatable), whatever the plan's rule says",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bars (for log files)")

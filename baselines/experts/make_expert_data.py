@@ -271,7 +271,11 @@ def _forget(data_dir: Path, key: str) -> None:
 def build_parser() -> argparse.ArgumentParser:
     """The parser of ``python -m baselines.experts.make_expert_data``, the same options as
     ``metail expert-data`` (:func:`baselines.experts.cli.expert_data_arguments`)."""
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m baselines.experts.make_expert_data",
+        description=__doc__,
+        formatter_class=argparse.RawTextHelpFormatter,
+    )
     add_arguments(p)
     return p
 

@@ -336,7 +336,11 @@ def run(a: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m baselines.experts.plots",
+        description=__doc__,
+        formatter_class=argparse.RawTextHelpFormatter,
+    )
     add_arguments(p)
     return p
 

@@ -84,7 +84,11 @@ def _probe_task(spec: str, how: str) -> Task:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m baselines.experts.probe_params",
+        description=__doc__,
+        formatter_class=argparse.RawTextHelpFormatter,
+    )
     add_arguments(p)
     return p
 
