@@ -30,7 +30,7 @@ import json
 import math
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -84,6 +84,9 @@ DATA_RULES = {
 """The rule of the scored tasks (test, ood, nominal: every score is normalised by them) and of
 the training tasks (meta-training data only)."""
 SCORED = ("test", "ood", "nominal")
+MIN_COMPLETION = {"scored": 0.9, "train": 0.5}
+"""The fraction of its reference episodes an expert must complete (reach the time limit in):
+the bar of the retry stage (a training task below it is retried after the scored tasks)."""
 
 
 def task_split(task: Task | str) -> str:
@@ -572,15 +575,24 @@ def load_references(
     return out
 
 
-def data_hash(suite: str | Suite = DEFAULT_SUITE, data_dir: str | Path | None = None) -> str:
+def data_hash(
+    suite: str | Suite = DEFAULT_SUITE,
+    data_dir: str | Path | None = None,
+    task_ids: Collection[str] | None = None,
+) -> str:
     """One hash identifying the data a result was produced with: over the manifest's format,
     suite, data rule and every task's whole entry (references, expert architecture, the sha256
-    of its expert and demonstrations, ...), after checking each file against its sha256."""
+    of its expert and demonstrations, ...), after checking each file against its sha256.
+
+    ``task_ids``: only these tasks' entries -- the data one stage reads (meta-training reads the
+    training tasks only, so a new expert on a test task does not make its checkpoints stale)."""
     s, doc, path = _suite_manifest(suite, data_dir)
     h = hashlib.sha256()
     head = {k: doc.get(k) for k in ("format", "suite", "suite_sha256", "rule")}
     h.update(json.dumps(head, sort_keys=True).encode() + b"\n")
     for t in s.tasks:
+        if task_ids is not None and t.id not in task_ids:
+            continue
         if t.id not in doc["tasks"]:
             raise DataError(
                 f"{path} has no data for task {t.id!r}; generate it with "

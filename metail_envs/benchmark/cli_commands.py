@@ -71,6 +71,12 @@ def evaluate_arguments(p: argparse.ArgumentParser) -> None:
         help="load checkpoints in --out that this machine's metail did not record: only if you "
         "trust that directory (a checkpoint is its agent's code)",
     )
+    p.add_argument(
+        "--meta-train-only",
+        action="store_true",
+        help="meta-train the missing checkpoints under --out and stop (no result files); a "
+        "later run with the same agents, seeds and training data reuses them",
+    )
     smoke = p.add_argument_group("non-standard settings (smoke runs; flagged on the leaderboard)")
     smoke.add_argument("--k-values", type=int, nargs="+", default=list(K_VALUES), metavar="K")
     smoke.add_argument("--tracks", nargs="+", choices=TRACKS, default=list(TRACKS))
@@ -137,7 +143,11 @@ def run_evaluate(a: argparse.Namespace) -> int:
             data_dir=a.data_dir,
             progress=bars,
             executor=pool if bars else StageLog(pool),
+            meta_train_only=a.meta_train_only,
         )
+    if a.meta_train_only:
+        print(f"{len(paths)} meta-trained checkpoints under {a.out}/checkpoints", file=sys.stderr)
+        return 0
     print(f"{len(paths)} result files under {a.out}", file=sys.stderr)
     code = 0
     if a.leaderboard:

@@ -69,6 +69,8 @@ class _Run:
     checkpoint: Path
     doc: dict[str, Any]
     todo: list[JobKey]
+    trained_with: dict[str, Any]
+    """What its checkpoint is meta-trained with (:func:`_trained_with`)."""
     wall_base: float = 0.0
     session_start: float = field(default_factory=time.monotonic)
 
@@ -154,9 +156,15 @@ class Evaluation:
     """One call of :func:`evaluate`: the runs, their result files, and their jobs on an executor."""
 
     def __init__(
-        self, runs: list[_Run], config: ProtocolConfig, common: dict[str, Any], suite: Suite
+        self,
+        runs: list[_Run],
+        config: ProtocolConfig,
+        common: dict[str, Any],
+        suite: Suite,
+        write_results: bool = True,
     ) -> None:
         self.runs, self.config, self.common, self.suite = runs, config, common, suite
+        self.write_results = write_results
 
     def job(self, fn: str, args: dict[str, Any], tag: Any, start_cap: float) -> Job:
         """A job of :mod:`._worker` under the protocol's caps (``start_cap`` before a phase)."""
@@ -180,6 +188,8 @@ class Evaluation:
             self.executor.submit(self.job("evaluate", args, ("eval", run, key), LOAD_CAP_S))
 
     def write(self, run: _Run) -> None:
+        if not self.write_results:
+            return
         doc = run.doc
         doc["complete"] = doc["meta_train"]["status"] != "pending" and not run.todo
         doc["timing"]["updated"] = _now()
@@ -196,9 +206,7 @@ class Evaluation:
                 "time_s": payload.get("time_s"),
             }
             if payload["ok"]:
-                checkpoints.write_record(
-                    run.checkpoint, _trained_with(run.doc), payload.get("time_s")
-                )
+                checkpoints.write_record(run.checkpoint, run.trained_with, payload.get("time_s"))
                 self.queue_evals(run)
             else:
                 error = f"meta-training failed: {payload['error']}"
@@ -309,6 +317,7 @@ def evaluate(
     retries: int = RETRIES,
     trust_checkpoints: bool = False,
     max_memory_gb: float | None = None,
+    meta_train_only: bool = False,
 ) -> list[Path]:
     """Evaluate agents under the protocol and return their result files (one per agent, seed).
 
@@ -326,6 +335,11 @@ def evaluate(
     checkpoint runs its agent's code. ``max_memory_gb``: the memory cap of each worker process
     of an executor made here (default: a share of this machine's memory per worker; ``inf``: no
     cap); a job that needs more fails alone.
+
+    ``meta_train_only``: meta-train the checkpoints that are missing and stop (no result file is
+    read or written; returns the checkpoint directories): priors are trained once, on the
+    training tasks' data only, and a later :func:`evaluate` with the same agents, seeds and
+    training data reuses them, even when the scored tasks' data has changed since.
     """
     config = config or ProtocolConfig()
     specs = _normalise_agents(agents)
@@ -337,17 +351,31 @@ def evaluate(
     tasks, train_tasks = resolve_tasks(suite, config)
     data_dir = str(Path(data_dir).resolve()) if data_dir is not None else None
     refs = _references(suite, data_dir, [t for ids in tasks.values() for t in ids])
-    ctx = _Context(config, suite, tasks, refs, data_hash(suite, data_dir=data_dir))
+    ctx = _Context(
+        config, suite, tasks, refs, data_hash(suite, data_dir=data_dir),
+        data_hash(suite, data_dir=data_dir, task_ids=train_tasks), meta_train_only,
+    )  # fmt: skip
     pairs = product(specs, seed_list)
     runs = [_prepare_run(ctx, out, spec, seed, resume, trust_checkpoints) for spec, seed in pairs]
     common = {"suite": suite.name, "data_dir": data_dir, "config": config.to_json()}
-    evaluation = Evaluation(runs, config, {**common, "train_tasks": train_tasks}, suite)
+    common["train_tasks"] = train_tasks
+    evaluation = Evaluation(runs, config, common, suite, write_results=not meta_train_only)
     if isinstance(executor, Executor):
         evaluation.execute(executor, progress)
     else:
         memory = "share" if max_memory_gb is None else max_memory_gb
         with closing(make_executor(executor, workers, ray_address, retries, memory)) as pool:
             evaluation.execute(pool, progress)
+    if meta_train_only:
+        failed = [r for r in runs if r.doc["meta_train"]["status"] != "ok"]
+        if failed:
+            raise RuntimeError(
+                "meta-training failed: "
+                + "; ".join(
+                    f"{r.spec.name} seed {r.seed}: {r.doc['meta_train']['error']}" for r in failed
+                )
+            )
+        return [r.checkpoint for r in runs]
     return [r.path for r in runs]
 
 
@@ -383,6 +411,9 @@ class _Context:
     tasks: dict[str, list[str]]
     refs: dict[str, dict]
     data_hash: str
+    training_data_hash: str
+    """The hash of the training tasks' data only: what meta-training reads."""
+    meta_train_only: bool = False
 
     @property
     def keys(self) -> list[JobKey]:
@@ -398,7 +429,8 @@ def _prepare_run(
     still lacks; meta-training is marked pending when its checkpoint is gone."""
     path = result_path(out, spec, seed)
     checkpoint = out / "checkpoints" / spec.slug / f"seed_{seed:03d}"
-    resumed = path.exists()
+    trained_with = _trained_with(spec, seed, ctx.training_data_hash)
+    resumed = path.exists() and not ctx.meta_train_only
     if resumed:
         if not resume:
             raise FileExistsError(
@@ -411,19 +443,21 @@ def _prepare_run(
             agent=spec.to_json(), seed=seed, config=ctx.config, suite=suite_info,
             data_hash=ctx.data_hash, tasks=ctx.tasks, references=ctx.refs, started=_now(),
         )  # fmt: skip
-        _reuse_checkpoint(doc, checkpoint, trust)
+        _reuse_checkpoint(doc, checkpoint, trained_with, trust)
     done = {job_key(j) for j in doc["jobs"]}
-    todo = [key for key in ctx.keys if key not in done]
+    todo = [] if ctx.meta_train_only else [key for key in ctx.keys if key not in done]
     if doc["meta_train"]["status"] == "ok" and todo and not checkpoint.exists():
         doc["meta_train"] = {"status": "pending", "error": None, "time_s": None}
     elif resumed and doc["meta_train"]["status"] == "ok" and todo:
-        verdict = checkpoints.check(checkpoint, _trained_with(doc), trust)
+        verdict = checkpoints.check(checkpoint, trained_with, trust)
         if not verdict.usable:
             raise ValueError(f"cannot resume {path}: {verdict.reason}; {checkpoints.TRUST_HINT}")
-    return _Run(spec, seed, path, checkpoint, doc, todo, doc["timing"]["wall_s"])
+    return _Run(spec, seed, path, checkpoint, doc, todo, trained_with, doc["timing"]["wall_s"])
 
 
-def _reuse_checkpoint(doc: dict[str, Any], checkpoint: Path, trust: bool = False) -> None:
+def _reuse_checkpoint(
+    doc: dict[str, Any], checkpoint: Path, trained_with: Mapping[str, Any], trust: bool = False
+) -> None:
     """Mark meta-training done when ``checkpoint`` was meta-trained by an earlier run with this
     agent, seed and data (its time is kept): shipped checkpoints are re-scored, never retrained.
 
@@ -433,7 +467,7 @@ def _reuse_checkpoint(doc: dict[str, Any], checkpoint: Path, trust: bool = False
     """
     if not checkpoint.exists():
         return
-    verdict = checkpoints.check(checkpoint, _trained_with(doc), trust)
+    verdict = checkpoints.check(checkpoint, trained_with, trust)
     if not verdict.matches:
         return
     if not verdict.usable:
@@ -441,10 +475,11 @@ def _reuse_checkpoint(doc: dict[str, Any], checkpoint: Path, trust: bool = False
     doc["meta_train"] = {"status": "ok", "error": None, "time_s": verdict.time_s}
 
 
-def _trained_with(doc: Mapping[str, Any]) -> dict[str, Any]:
-    """What a checkpoint must have been meta-trained with to be reused for ``doc``."""
-    agent = {"spec": doc["agent"]["spec"], "kwargs": doc["agent"]["kwargs"]}
-    return {"agent": agent, "seed": doc["seed"], "data_hash": doc["protocol"]["data_hash"]}
+def _trained_with(spec: AgentSpec, seed: int, training_data_hash: str) -> dict[str, Any]:
+    """What a checkpoint must have been meta-trained with to be reused: the agent and its
+    kwargs, the seed, and the training tasks' data (the scored tasks' data is not read)."""
+    agent = {"spec": spec.spec, "kwargs": dict(spec.kwargs)}
+    return {"agent": agent, "seed": seed, "training_data_hash": training_data_hash}
 
 
 def _resumable(

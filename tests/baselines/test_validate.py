@@ -94,4 +94,4 @@ def test_shipped_checkpoints_are_scored_on_the_nominal_hopper(tiny_data_dir, tmp
 def result_hash(record) -> str:
     import json
 
-    return json.loads(record.read_text())["data_hash"]
+    return json.loads(record.read_text())["training_data_hash"]

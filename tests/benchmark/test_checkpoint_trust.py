@@ -107,7 +107,9 @@ def test_a_copied_pickle_and_record_run_nothing_through_evaluate(tmp_path, tiny_
     record = {
         "agent": {"spec": MEAN.spec, "kwargs": dict(MEAN.kwargs)},
         "seed": 0,
-        "data_hash": api.data_hash("hopper-v1", data_dir=tiny_data),
+        "training_data_hash": api.data_hash(
+            "hopper-v1", data_dir=tiny_data, task_ids=one_task().train_tasks
+        ),
         "time_s": 1.0,
     }
     record["files"] = C.file_digests(ckpt)  # a forger can compute the digests...
@@ -178,3 +180,33 @@ def test_resume_loads_only_a_recorded_checkpoint(tmp_path, tiny_data, own_key):
         evaluate(MEAN, out=out, config=config, resume=True, **kw)
     evaluate(MEAN, out=out, config=config, resume=True, trust_checkpoints=True, **kw)
     assert numbers(load(half)) == numbers(load(path))
+
+
+@pytest.mark.filterwarnings("ignore:1 seeds is below")
+def test_meta_train_only_checkpoints_survive_a_new_scored_expert_not_new_training_data(
+    tmp_path, tiny_data, own_key
+):
+    data = tmp_path / "data"
+    shutil.copytree(tiny_data, data)
+    out = tmp_path / "out"
+    kw = dict(out=out, seeds=1, config=one_task(), workers=1, data_dir=data, progress=False)
+    [ckpt] = evaluate(MEAN, meta_train_only=True, **kw)
+    assert (ckpt / META_TRAIN_RECORD).is_file() and not (out / "results").exists()
+    trained = json.loads((ckpt / META_TRAIN_RECORD).read_text())
+
+    def edit_manifest(task_id: str) -> None:
+        path = data / "manifest.json"
+        doc = json.loads(path.read_text())
+        doc["tasks"][task_id]["random"]["mean_return"] += 1.0
+        path.write_text(json.dumps(doc))
+
+    edit_manifest(one_task().tasks[0])  # the scored task's data changes: the prior stands
+    [path] = evaluate(MEAN, **kw)
+    doc = load(path)
+    assert doc["meta_train"] == {"status": "ok", "error": None, "time_s": trained["time_s"]}
+    assert doc["complete"] and json.loads((ckpt / META_TRAIN_RECORD).read_text()) == trained
+
+    edit_manifest(one_task().train_tasks[0])  # the training data changes
+    [ckpt] = evaluate(MEAN, meta_train_only=True, **kw)
+    retrained = json.loads((ckpt / META_TRAIN_RECORD).read_text())
+    assert retrained["training_data_hash"] != trained["training_data_hash"]

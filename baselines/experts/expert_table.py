@@ -1,0 +1,92 @@
+"""The scored experts before and after a change of the expert data, as a Markdown table.
+
+Reads two manifests (``expert_data/manifest.json`` of two checkouts) and prints, per scored
+task (nominal, test, ood), each expert's reference mean, standard deviation and completion
+rate (the fraction of its reference episodes that reach the time limit) before and after::
+
+    git show 8d15cae:expert_data/manifest.json > /tmp/before.json
+    python -m baselines.experts.expert_table /tmp/before.json expert_data/manifest.json
+
+The manifest is read as plain JSON: nothing in it is executed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from metail_envs.data import MIN_COMPLETION, SCORED
+
+
+def _row(entry: Mapping[str, Any] | None) -> tuple[str, float | None]:
+    if entry is None:
+        return "(absent)", None
+    e = entry["expert"]
+    rate = e.get("completion_rate")
+    text = f"{e['mean_return']:.0f} ± {e['std_return']:.0f}"
+    return text, (None if rate is None else float(rate))
+
+
+def _pct(rate: float | None) -> str:
+    return "n/a" if rate is None else f"{100 * rate:.0f}%"
+
+
+def expert_table(before: Mapping[str, Any], after: Mapping[str, Any]) -> str:
+    """Markdown: one row per scored task of ``after``, before -> after (mean ± std, completion),
+    and a last line counting the experts at or above the scored tasks' completion bar."""
+    bar = MIN_COMPLETION["scored"]
+    lines = [
+        "| task | before: return | before: completes | after: return | after: completes |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    reached = {"before": 0, "after": 0}
+    ids = [t for t in after["tasks"] if t.split("/")[1] in SCORED]
+    for task in ids:
+        b_text, b_rate = _row(before["tasks"].get(task))
+        a_text, a_rate = _row(after["tasks"][task])
+        reached["before"] += b_rate is not None and b_rate >= bar
+        reached["after"] += a_rate is not None and a_rate >= bar
+        flag = "" if a_rate is not None and a_rate >= bar else " ✗"
+        lines.append(f"| {task} | {b_text} | {_pct(b_rate)} | {a_text} | {_pct(a_rate)}{flag} |")
+    lines.append("")
+    lines.append(
+        f"Experts completing at least {100 * bar:.0f}% of their reference episodes: "
+        f"{reached['before']} of {len(ids)} before, {reached['after']} of {len(ids)} after "
+        "(✗: below)."
+    )
+    return "\n".join(lines)
+
+
+def build_parser(p: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
+    """The arguments of ``python -m baselines.experts.expert_table``."""
+    p = p or argparse.ArgumentParser(
+        prog="python -m baselines.experts.expert_table", description=__doc__.split("\n")[0]
+    )
+    p.add_argument("before", type=Path, help="the manifest before the change")
+    p.add_argument("after", type=Path, help="the manifest after the change")
+    return p
+
+
+def run(a: argparse.Namespace) -> int:
+    """Print the table of two manifests."""
+    docs = []
+    for path in (a.before, a.after):
+        try:
+            docs.append(json.loads(path.read_text()))
+        except (OSError, ValueError) as e:
+            print(f"error: cannot read manifest {path}: {e}", file=sys.stderr)
+            return 2
+    print(expert_table(*docs))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return run(build_parser().parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
