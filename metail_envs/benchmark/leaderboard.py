@@ -465,6 +465,45 @@ def _extra_rows(board: Leaderboard) -> tuple[list[str], list[list[str]]]:
     return header, rows
 
 
+def _adaptation_rows(board: Leaderboard) -> tuple[list[str], list[list[str]]]:
+    """Per agent and adapted condition: on how many tasks (all splits) adapting to the K
+    demonstrations scores below the agent's own K=0, on the seeds' mean and with confidence."""
+    pct = f"{CONFIDENCE:.0%}"
+    header = ["agent", "condition", "tasks below its K=0 (seed mean)"]
+    header += [f"below with {pct} confidence (paired t)", "largest drop: task, points"]
+    rows = []
+    conditions = sorted({(t, k) for _, t, k in board.cells if k > 0}, key=_headline_order)
+    for e in board.entries:
+        for track, k in conditions:
+            below = sure = total = 0
+            drop: tuple[float, str] = (0.0, "–")
+            for split, ids in board.tasks.items():
+                cell, zero = (split, track, k), (split, "full", 0)
+                if cell not in e.scores or zero not in e.scores:
+                    continue
+                lower, confident = stats.tasks_worse(e.scores[cell], e.scores[zero])
+                below, sure, total = (
+                    below + int(lower.sum()),
+                    sure + int(confident.sum()),
+                    total + len(ids),
+                )
+                diff = (e.scores[cell] - e.scores[zero]).mean(axis=0)
+                if diff.min() < drop[0]:
+                    drop = (float(diff.min()), ids[int(diff.argmin())])
+            if total:
+                text = "–" if drop[1] == "–" else f"{drop[1]}, {drop[0]:.1f}"
+                rows.append(
+                    [
+                        _label(e),
+                        condition_label(track, k),
+                        f"{below}/{total}",
+                        f"{sure}/{total}",
+                        text,
+                    ]
+                )
+    return header, rows
+
+
 def _md_table(header: list[str], rows: list[list[str]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in rows]
@@ -492,6 +531,9 @@ def _markdown(board: Leaderboard) -> str:
         out += [f"## split `{split}` ({n} tasks)", "", _md_table(*_main_rows(board, split)), ""]
     if board.entries:
         out += ["## Other aggregates", "", _md_table(*_extra_rows(board)), ""]
+        header, rows = _adaptation_rows(board)
+        if rows:
+            out += ["## Adaptation against K=0, per task", "", _md_table(header, rows), ""]
     flagged = [e for e in board.entries if e.flags]
     if flagged:
         out += ["## Flags (implausible results: shown, not trusted)", ""]
@@ -528,6 +570,9 @@ def _html(board: Leaderboard, images: dict[str, Path]) -> str:
         parts.append(_html_table(*_main_rows(board, split)))
     if board.entries:
         parts += ["<h2>Other aggregates</h2>", _html_table(*_extra_rows(board))]
+        header, rows = _adaptation_rows(board)
+        if rows:
+            parts += ["<h2>Adaptation against K=0, per task</h2>", _html_table(header, rows)]
     for title, path in images.items():
         parts.append(f"<h2>{html.escape(title)}</h2><img src='{html.escape(path.name)}' alt=''>")
     flagged = [e for e in board.entries if e.flags]

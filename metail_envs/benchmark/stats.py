@@ -176,3 +176,25 @@ def summarise(
         )
         out[f"{key}_ci"] = [lo, hi]
     return out
+
+
+def tasks_worse(
+    x: np.ndarray, y: np.ndarray, confidence: float = CONFIDENCE
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per task (column): is ``x`` below ``y`` on the mean over runs, and is it below with
+    confidence (the paired difference's Student-t interval over runs lies below 0; needs the
+    same runs in the same row order, e.g. one agent's seeds at K and at K=0)."""
+    from scipy import stats as st
+
+    x, y = _as_matrix(x, "x"), _as_matrix(y, "y")
+    if x.shape != y.shape:
+        raise ValueError(
+            f"x and y must have the same (runs, tasks) shape, got {x.shape}, {y.shape}"
+        )
+    _check_bootstrap(1, confidence)
+    d = x - y
+    diff = d.mean(axis=0)
+    if d.shape[0] < 2:
+        return diff < 0, np.zeros_like(diff, dtype=bool)
+    half = st.t.ppf(0.5 + confidence / 2, d.shape[0] - 1) * d.std(axis=0, ddof=1)
+    return diff < 0, diff + half / np.sqrt(d.shape[0]) < 0

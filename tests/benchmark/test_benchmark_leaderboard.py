@@ -158,6 +158,8 @@ def test_leaderboard_scores_valid_files_and_lists_the_rest(tiny_run, tiny_data, 
     assert "adapt exploded on purpose" in md and "4/4" in md
     assert md.index("full K=1 IQM") < md.index("K=0 IQM")  # demonstrations lead, K=0 last
     assert "P(> mean)" in md and "duplicate.json" in md
+    adaptation = md.split("## Adaptation against K=0, per task")[1]
+    assert "| expert (reference) | full K=1 | 0/2 | 0/2 | – |" in adaptation  # K=1 equals K=0
     page = (board_dir / "leaderboard" / "leaderboard.html").read_text()
     assert "<table>" in page and "iqm.png" in page and "heatmap.png" in page
     for png in ("iqm", "profiles", "heatmap"):

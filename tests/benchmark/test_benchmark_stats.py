@@ -110,3 +110,19 @@ def test_bootstrap_interval_covers_true_iqm_at_about_the_nominal_rate():
     coverage = hits / trials
     # nominal 0.95; 300 trials give a standard error of about 0.013
     assert 0.90 <= coverage <= 0.99, coverage
+
+
+def test_tasks_worse_on_the_mean_and_with_confidence():
+    zero = np.array([[10.0, 50.0, 30.0], [12.0, 52.0, 30.0], [11.0, 48.0, 30.0]])
+    adapted = zero + np.array([[-5.0, 1.0, -20.0], [-6.0, -2.0, 15.0], [-5.5, 0.5, 1.0]])
+    lower, sure = stats.tasks_worse(adapted, zero)
+    # task 0: always lower (confident); task 1: mean -0.17, noisy; task 2: mean -1.3, noisy
+    assert lower.tolist() == [True, True, True]
+    assert sure.tolist() == [True, False, False]
+    d = adapted[:, 0] - zero[:, 0]  # the paired t interval by hand
+    upper = d.mean() + st.t.ppf(0.975, 2) * d.std(ddof=1) / np.sqrt(3)
+    assert upper < 0
+    lower, sure = stats.tasks_worse(zero, zero)
+    assert not lower.any() and not sure.any()
+    with pytest.raises(ValueError, match="same"):
+        stats.tasks_worse(zero, zero[:, :2])
