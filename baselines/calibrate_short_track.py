@@ -232,11 +232,9 @@ def run(a: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="python -m baselines.calibrate_short_track", description=__doc__.splitlines()[0]
-    )
-    add_arguments(p)
-    return p
+    from baselines.cli import module_parser
+
+    return module_parser("baselines.calibrate_short_track", __doc__.splitlines()[0], add_arguments)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

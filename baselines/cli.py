@@ -20,6 +20,20 @@ VALIDATE_HELP = (
     "evaluate` does not score (to choose hyperparameters)"
 )
 CALIBRATE_HELP = "calibrate the short track: which window length and start make priors matter"
+EXPERT_TABLE_HELP = "the scored experts before and after a change of the data (two manifests)"
+
+
+def module_parser(
+    module: str, description: str | None, add_arguments: Callable[[argparse.ArgumentParser], None]
+) -> argparse.ArgumentParser:
+    """The parser of ``python -m MODULE``: the options of its ``metail`` command."""
+    p = argparse.ArgumentParser(
+        prog=f"python -m {module}",
+        description=description,
+        formatter_class=argparse.RawTextHelpFormatter,
+    )
+    add_arguments(p)
+    return p
 
 
 def module_command(
@@ -28,17 +42,18 @@ def module_command(
     module: str,
     *,
     arguments: Callable[[argparse.ArgumentParser], None] | None = None,
-    extra: str = "benchmark",
+    extra: str | None = "benchmark",
 ) -> Command:
     """The ``metail NAME`` command of ``module``: its ``add_arguments`` (or ``arguments``, for a
     module too heavy to import just to list its options) and its ``run``, which is imported only
-    when the command runs, after checking that ``extra`` is installed."""
+    when the command runs, after checking that ``extra`` (if any) is installed."""
 
     def add_arguments(p: argparse.ArgumentParser) -> None:
         (arguments or importlib.import_module(module).add_arguments)(p)
 
     def run(a: argparse.Namespace) -> int | None:
-        require_extra(extra)
+        if extra is not None:
+            require_extra(extra)
         return importlib.import_module(module).run(a)
 
     return Command(name, help, add_arguments, run)
@@ -47,4 +62,7 @@ def module_command(
 VALIDATE = module_command("validate", VALIDATE_HELP, "baselines.validate")
 CALIBRATE = module_command(
     "calibrate-short-track", CALIBRATE_HELP, "baselines.calibrate_short_track"
+)
+EXPERT_TABLE = module_command(
+    "expert-table", EXPERT_TABLE_HELP, "baselines.experts.expert_table", extra=None
 )

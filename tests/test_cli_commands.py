@@ -25,6 +25,7 @@ PYTHON_M = {  # `metail` command -> the module whose `python -m` form is the sam
     "probe-params": "baselines.experts.probe_params",
     "calibrate-short-track": "baselines.calibrate_short_track",
     "convert-expert": "baselines.experts.convert",
+    "expert-table": "baselines.experts.expert_table",
 }
 
 EVERY_HELP = f"""

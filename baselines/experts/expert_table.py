@@ -5,7 +5,7 @@ task (nominal, test, ood), each expert's reference mean, standard deviation and 
 rate (the fraction of its reference episodes that reach the time limit) before and after::
 
     git show 8d15cae:expert_data/manifest.json > /tmp/before.json
-    python -m baselines.experts.expert_table /tmp/before.json expert_data/manifest.json
+    metail expert-table /tmp/before.json expert_data/manifest.json
 
 The manifest is read as plain JSON: nothing in it is executed.
 """
@@ -61,14 +61,16 @@ def expert_table(before: Mapping[str, Any], after: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def build_parser(p: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
-    """The arguments of ``python -m baselines.experts.expert_table``."""
-    p = p or argparse.ArgumentParser(
-        prog="python -m baselines.experts.expert_table", description=__doc__.split("\n")[0]
-    )
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """The options of ``metail expert-table`` and ``python -m baselines.experts.expert_table``."""
     p.add_argument("before", type=Path, help="the manifest before the change")
     p.add_argument("after", type=Path, help="the manifest after the change")
-    return p
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from baselines.cli import module_parser
+
+    return module_parser("baselines.experts.expert_table", __doc__, add_arguments)
 
 
 def run(a: argparse.Namespace) -> int:

@@ -271,13 +271,9 @@ def _forget(data_dir: Path, key: str) -> None:
 def build_parser() -> argparse.ArgumentParser:
     """The parser of ``python -m baselines.experts.make_expert_data``, the same options as
     ``metail expert-data`` (:func:`baselines.experts.cli.expert_data_arguments`)."""
-    p = argparse.ArgumentParser(
-        prog="python -m baselines.experts.make_expert_data",
-        description=__doc__,
-        formatter_class=argparse.RawTextHelpFormatter,
-    )
-    add_arguments(p)
-    return p
+    from baselines.cli import module_parser
+
+    return module_parser("baselines.experts.make_expert_data", __doc__, add_arguments)
 
 
 def pipeline_executor(a: argparse.Namespace) -> Executor:

@@ -336,13 +336,9 @@ def run(a: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="python -m baselines.experts.plots",
-        description=__doc__,
-        formatter_class=argparse.RawTextHelpFormatter,
-    )
-    add_arguments(p)
-    return p
+    from baselines.cli import module_parser
+
+    return module_parser("baselines.experts.plots", __doc__, add_arguments)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

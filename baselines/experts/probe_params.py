@@ -84,13 +84,9 @@ def _probe_task(spec: str, how: str) -> Task:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="python -m baselines.experts.probe_params",
-        description=__doc__,
-        formatter_class=argparse.RawTextHelpFormatter,
-    )
-    add_arguments(p)
-    return p
+    from baselines.cli import module_parser
+
+    return module_parser("baselines.experts.probe_params", __doc__, add_arguments)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -340,11 +340,10 @@ def run(a: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     """The parser of ``python -m baselines.experts.retry``, the same options as ``metail
     retry-experts`` (:func:`baselines.experts.cli.retry_arguments`)."""
+    from baselines.cli import module_parser
     from baselines.experts.cli import retry_arguments
 
-    p = argparse.ArgumentParser(prog="python -m baselines.experts.retry", description=main.__doc__)
-    retry_arguments(p)
-    return p
+    return module_parser("baselines.experts.retry", main.__doc__, retry_arguments)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
