@@ -42,10 +42,8 @@ REPO_DATA_DIR = Path(__file__).resolve().parent.parent / "expert_data"
 DATA_FORMAT = 2
 """Version of the layout above (1: SB3 zips and every episode shipped; 2: tensor-only experts,
 complete-episode demonstrations). A manifest of another format is refused."""
-REGENERATE = "python -m baselines.experts.make_expert_data --suite {suite} --stage data --resume"
-REGENERATE_TASK = (
-    "python -m baselines.experts.make_expert_data --suite {suite} --stage data --task {task}"
-)
+REGENERATE = "metail expert-data --suite {suite} --stage data --resume"
+REGENERATE_TASK = "metail expert-data --suite {suite} --stage data --task {task}"
 
 
 SELECT_SEED = 10_000

@@ -417,7 +417,7 @@ def test_every_malformed_manifest_is_a_data_error_naming_file_field_and_command(
         with pytest.raises(D.DataError) as e:
             call()
         text = str(e.value)
-        assert str(copy / "manifest.json") in text and "make_expert_data" in text, text
+        assert str(copy / "manifest.json") in text and "metail expert-data" in text, text
         assert "lacks references" not in text
         assert re.search(message, text), text
 

@@ -2,8 +2,8 @@
 
     metail expert-data --suite hopper-v1 --resume
 
-(``python -m baselines.experts.make_expert_data``, which the manifests record, is the same
-command.)
+(``python -m baselines.experts.make_expert_data`` is the same command; manifests written before
+the ``metail`` front door record that form.)
 
 Stage ``train`` (resumable across sessions; its state lives in ``expert_data/training/``):
 
@@ -61,7 +61,7 @@ from metail_envs.data import MANIFEST, REGENERATE, DataRule, default_data_dir
 from metail_envs.executors import Executor, Job, make_executor
 from metail_envs.tasks import DEFAULT_SUITE, Suite, Task, load_suite
 
-COMMAND = "python -m baselines.experts.make_expert_data --suite {suite} --resume"
+COMMAND = "metail expert-data --suite {suite} --resume"
 DATA_COMMAND = REGENERATE
 """The data stage alone (recorded in the manifest when it wrote it): rewrites ``experts/``,
 ``demos/`` and the manifest from the trained experts under ``training/``; the command every
