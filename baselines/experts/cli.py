@@ -12,6 +12,7 @@ import argparse
 from pathlib import Path
 
 from baselines.cli import module_command
+from baselines.experts.arguments import expert_data_arguments, retry_arguments
 from metail_envs.cli import Command
 from metail_envs.executors import add_executor_arguments
 from metail_envs.extras import require_extra
@@ -164,62 +165,6 @@ def run_minari(a: argparse.Namespace) -> int:
     env = f"MINARI_DATASETS_PATH={a.minari_root} " if a.minari_root is not None else ""
     print(f"load it with: {env}minari.load_dataset({ds.spec.dataset_id!r})")
     return 0
-
-
-def expert_data_arguments(p: argparse.ArgumentParser) -> None:
-    """The options of ``metail expert-data`` and ``python -m baselines.experts.make_expert_data``
-    (defined here: that module imports torch, and ``metail --help`` must not)."""
-    p.add_argument("--suite", default=DEFAULT_SUITE, help=f"default: {DEFAULT_SUITE}")
-    p.add_argument(
-        "--data-dir",
-        type=Path,
-        default=None,
-        help="default: METAIL_DATA_DIR or the repository's expert_data/",
-    )
-    p.add_argument(
-        "--stage",
-        choices=("train", "retry", "data", "all"),
-        default="all",
-        help="one stage, or all three in order (default)",
-    )
-    p.add_argument(
-        "--task",
-        action="append",
-        dest="tasks",
-        metavar="ID",
-        help="only these task ids (repeatable); the nominal base is always trained first",
-    )
-    p.add_argument("--base-config", default="ppo_default", help="the nominal base's config")
-    p.add_argument("--finetune-config", default="finetune", help="every other task's config")
-    p.add_argument(
-        "--resume",
-        action="store_true",
-        help="continue where the last run stopped "
-        "(the training state is always kept; this flag documents the intent)",
-    )
-    p.add_argument("--no-progress", action="store_true", help="no progress bars (for log files)")
-    add_executor_arguments(
-        p, "parallel trainings (default 1 locally, all CPUs on Ray); the nominal base runs first"
-    )
-
-
-def retry_arguments(p: argparse.ArgumentParser) -> None:
-    """The options of ``metail retry-experts`` and ``python -m baselines.experts.retry``
-    (defined here: that module imports torch, and ``metail --help`` must not)."""
-    p.add_argument("--suite", default=DEFAULT_SUITE, help=f"default: {DEFAULT_SUITE}")
-    p.add_argument(
-        "--data-dir", type=Path, default=None, help="default: METAIL_DATA_DIR or expert_data/"
-    )
-    p.add_argument("--plan", default="default", help="a file under configs/retry/")
-    p.add_argument(
-        "--task",
-        action="append",
-        dest="tasks",
-        metavar="ID",
-        help="only these task ids (repeatable), whatever the plan's rule says",
-    )
-    p.add_argument("--no-progress", action="store_true", help="no progress bars (for log files)")
-    add_executor_arguments(p, "parallel attempts (default: all cores)")
 
 
 TRAIN_EXPERT = Command("train-expert", TRAIN_HELP, train_arguments, run_train)

@@ -46,7 +46,7 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
-from baselines.experts.cli import expert_data_arguments as add_arguments
+from baselines.experts.arguments import expert_data_arguments as add_arguments
 from baselines.experts.demos import Manifest, build_data, given_or_local, write_manifest
 from baselines.experts.layout import expert_path, training_dir, training_order
 from baselines.experts.retry import RETRY_BELOW, retry_experts

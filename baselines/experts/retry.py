@@ -341,7 +341,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The parser of ``python -m baselines.experts.retry``, the same options as ``metail
     retry-experts`` (:func:`baselines.experts.cli.retry_arguments`)."""
     from baselines.cli import module_parser
-    from baselines.experts.cli import retry_arguments
+    from baselines.experts.arguments import retry_arguments
 
     return module_parser("baselines.experts.retry", main.__doc__, retry_arguments)
 
