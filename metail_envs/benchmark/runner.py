@@ -327,8 +327,7 @@ def evaluate(
     instead of refusing to touch them. ``executor``: ``"local"`` (worker processes here),
     ``"ray"`` (a Ray cluster at ``ray_address``, or one started here) or an
     :class:`~metail_envs.executors.Executor` (left open); ``workers``: parallel workers (default:
-    all cores, or all CPUs of the cluster); ``retries``: times a job whose worker died is run
-    again. The result files do not depend on the executor.
+    all cores, or all CPUs of the cluster); ``retries``: times a job whose worker died is rerun.
 
     A checkpoint already in ``out/checkpoints`` is loaded only if this machine's metail recorded
     it (:mod:`.checkpoints`) or ``trust_checkpoints`` says its directory is trusted: loading a
@@ -336,10 +335,8 @@ def evaluate(
     of an executor made here (default: a share of this machine's memory per worker; ``inf``: no
     cap); a job that needs more fails alone.
 
-    ``meta_train_only``: meta-train the checkpoints that are missing and stop (no result file is
-    read or written; returns the checkpoint directories): priors are trained once, on the
-    training tasks' data only, and a later :func:`evaluate` with the same agents, seeds and
-    training data reuses them, even when the scored tasks' data has changed since.
+    ``meta_train_only``: meta-train the missing checkpoints and stop (no result file read or
+    written; returns the checkpoints); a later call reuses them while the training data is the same.
     """
     config = config or ProtocolConfig()
     specs = _normalise_agents(agents)
@@ -351,10 +348,8 @@ def evaluate(
     tasks, train_tasks = resolve_tasks(suite, config)
     data_dir = str(Path(data_dir).resolve()) if data_dir is not None else None
     refs = _references(suite, data_dir, [t for ids in tasks.values() for t in ids])
-    ctx = _Context(
-        config, suite, tasks, refs, data_hash(suite, data_dir=data_dir),
-        data_hash(suite, data_dir=data_dir, task_ids=train_tasks), meta_train_only,
-    )  # fmt: skip
+    hashes = data_hash(suite, data_dir=data_dir), data_hash(suite, data_dir, train_tasks)
+    ctx = _Context(config, suite, tasks, refs, *hashes, meta_train_only)
     pairs = product(specs, seed_list)
     runs = [_prepare_run(ctx, out, spec, seed, resume, trust_checkpoints) for spec, seed in pairs]
     common = {"suite": suite.name, "data_dir": data_dir, "config": config.to_json()}
@@ -366,17 +361,20 @@ def evaluate(
         memory = "share" if max_memory_gb is None else max_memory_gb
         with closing(make_executor(executor, workers, ray_address, retries, memory)) as pool:
             evaluation.execute(pool, progress)
-    if meta_train_only:
-        failed = [r for r in runs if r.doc["meta_train"]["status"] != "ok"]
-        if failed:
-            raise RuntimeError(
-                "meta-training failed: "
-                + "; ".join(
-                    f"{r.spec.name} seed {r.seed}: {r.doc['meta_train']['error']}" for r in failed
-                )
+    return _checkpoints_trained(runs) if meta_train_only else [r.path for r in runs]
+
+
+def _checkpoints_trained(runs: list[_Run]) -> list[Path]:
+    """The checkpoints of a meta-training-only call; RuntimeError naming each that failed."""
+    failed = [r for r in runs if r.doc["meta_train"]["status"] != "ok"]
+    if failed:
+        raise RuntimeError(
+            "meta-training failed: "
+            + "; ".join(
+                f"{r.spec.name} seed {r.seed}: {r.doc['meta_train']['error']}" for r in failed
             )
-        return [r.checkpoint for r in runs]
-    return [r.path for r in runs]
+        )
+    return [r.checkpoint for r in runs]
 
 
 def _warn_few_seeds(n: int) -> None:
