@@ -11,9 +11,8 @@ from metail_envs.executors import add_executor_arguments
 from metail_envs.tasks import DEFAULT_SUITE
 
 
-def expert_data_arguments(p: argparse.ArgumentParser) -> None:
-    """The options of ``metail expert-data`` and ``python -m baselines.experts.make_expert_data``
-    (here: that module imports torch, and ``metail --help`` must not)."""
+def _suite_data_tasks(p: argparse.ArgumentParser, task_help: str) -> None:
+    """``--suite``, ``--data-dir`` and the repeatable ``--task ID`` of the pipeline commands."""
     p.add_argument("--suite", default=DEFAULT_SUITE, help=f"default: {DEFAULT_SUITE}")
     p.add_argument(
         "--data-dir",
@@ -21,18 +20,20 @@ def expert_data_arguments(p: argparse.ArgumentParser) -> None:
         default=None,
         help="default: METAIL_DATA_DIR or the repository's expert_data/",
     )
+    p.add_argument("--task", action="append", dest="tasks", metavar="ID", help=task_help)
+
+
+def expert_data_arguments(p: argparse.ArgumentParser) -> None:
+    """The options of ``metail expert-data`` and ``python -m baselines.experts.make_expert_data``
+    (here: that module imports torch, and ``metail --help`` must not)."""
+    _suite_data_tasks(
+        p, "only these task ids (repeatable); the nominal base is always trained first"
+    )
     p.add_argument(
         "--stage",
         choices=("train", "retry", "data", "all"),
         default="all",
         help="one stage, or all three in order (default)",
-    )
-    p.add_argument(
-        "--task",
-        action="append",
-        dest="tasks",
-        metavar="ID",
-        help="only these task ids (repeatable); the nominal base is always trained first",
     )
     p.add_argument("--base-config", default="ppo_default", help="the nominal base's config")
     p.add_argument("--finetune-config", default="finetune", help="every other task's config")
@@ -51,17 +52,7 @@ def expert_data_arguments(p: argparse.ArgumentParser) -> None:
 def retry_arguments(p: argparse.ArgumentParser) -> None:
     """The options of ``metail retry-experts`` and ``python -m baselines.experts.retry``
     (here: that module imports torch, and ``metail --help`` must not)."""
-    p.add_argument("--suite", default=DEFAULT_SUITE, help=f"default: {DEFAULT_SUITE}")
-    p.add_argument(
-        "--data-dir", type=Path, default=None, help="default: METAIL_DATA_DIR or expert_data/"
-    )
+    _suite_data_tasks(p, "only these task ids (repeatable), whatever the plan's rule says")
     p.add_argument("--plan", default="default", help="a file under configs/retry/")
-    p.add_argument(
-        "--task",
-        action="append",
-        dest="tasks",
-        metavar="ID",
-        help="only these task ids (repeatable), whatever the plan's rule says",
-    )
     p.add_argument("--no-progress", action="store_true", help="no progress bars (for log files)")
     add_executor_arguments(p, "parallel attempts (default: all cores)")
