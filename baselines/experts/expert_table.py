@@ -5,8 +5,9 @@ task (nominal, test, ood), each expert's reference mean, standard deviation and 
 rate (the fraction of its reference episodes that reach the time limit) before and after::
 
     git show 8d15cae:expert_data/manifest.json > /tmp/before.json
-    metail expert-table /tmp/before.json expert_data/manifest.json
+    metail expert-table /tmp/before.json expert_data/manifest.json --training expert_data/training
 
+``--training`` adds the compute of the retry stage, per plan, from its records (JSON only).
 The manifest is read as plain JSON: nothing in it is executed.
 """
 
@@ -61,10 +62,38 @@ def expert_table(before: Mapping[str, Any], after: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def retry_compute(training: Path) -> str:
+    """Markdown: per retry plan, its chosen tasks, attempts, PPO steps and attempt wall time, from
+    each ``<task>/retry-<plan>.json`` record and its attempts' ``state.json``."""
+    rows: dict[str, list[float]] = {}
+    for record_path in sorted(training.glob("*/retry*.json")):
+        record = json.loads(record_path.read_text())
+        totals = rows.setdefault(record.get("plan", "default"), [0, 0, 0, 0.0])
+        totals[0] += 1
+        for name in record["scores"]:
+            state_path = record_path.parent / name / "state.json"
+            if name != "current" and state_path.is_file():
+                state = json.loads(state_path.read_text())
+                totals[1] += 1
+                totals[2] += int(state["steps"])
+                totals[3] += float(state["wall_s"])
+    lines = ["| retry plan | tasks | attempts | PPO steps | attempt wall time (min) |"]
+    lines.append("|---|---:|---:|---:|---:|")
+    lines += [
+        f"| {p} | {t} | {a} | {s} | {w / 60:.1f} |" for p, (t, a, s, w) in sorted(rows.items())
+    ]
+    t = [sum(v[i] for v in rows.values()) for i in range(4)]
+    lines.append(f"| all | {t[0]} | {t[1]} | {t[2]} | {t[3] / 60:.1f} |")
+    return "\n".join(lines)
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """The options of ``metail expert-table`` and ``python -m baselines.experts.expert_table``."""
     p.add_argument("before", type=Path, help="the manifest before the change")
     p.add_argument("after", type=Path, help="the manifest after the change")
+    p.add_argument(
+        "--training", type=Path, help="also the retry stage's compute, from this training/ dir"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -83,6 +112,8 @@ def run(a: argparse.Namespace) -> int:
             print(f"error: cannot read manifest {path}: {e}", file=sys.stderr)
             return 2
     print(expert_table(*docs))
+    if a.training is not None:
+        print("\n" + retry_compute(a.training))
     return 0
 
 
