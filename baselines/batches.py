@@ -15,6 +15,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from metail_envs.benchmark.protocol import ProtocolConfig, draw_demos
+
 
 def pairs(trajs: Sequence[Any]) -> tuple[np.ndarray, np.ndarray]:
     """All ``(obs, action)`` pairs of some demonstrations as float32 arrays ``(n, d)``."""
@@ -58,6 +60,20 @@ class TaskDemos:
         order = rng.permutation(self.n_demos)
         k = int(rng.integers(1, min(max_support, self.n_demos - 1) + 1))
         return order[:k], order[k:]
+
+    def short_split(
+        self, rng: np.random.Generator, k: int, protocol: ProtocolConfig
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """A support as the protocol's short track gives it: rows of K windows, K demos drawn
+        and cut exactly as :func:`~metail_envs.benchmark.protocol.draw_demos` does for a job
+        (fresh draw seed); and the query demos (the others; with a single demo, that demo)."""
+        k = min(k, max(self.n_demos - 1, 1))
+        seed = int(rng.integers(2**31))
+        windows = draw_demos(protocol, seed, "meta-training", k, "short", self.lengths)
+        rows = np.concatenate([self.starts[w.index] + np.arange(w.start, w.stop) for w in windows])
+        used = {w.index for w in windows}
+        query = np.array([i for i in range(self.n_demos) if i not in used] or sorted(used))
+        return rows, query
 
     def sample(self, rng: np.random.Generator, demos: np.ndarray, n: int) -> np.ndarray:
         """Row indices of ``n`` pairs drawn uniformly (with replacement) from some demos."""

@@ -3,8 +3,11 @@
 Meta-training, one iteration:
 
 1. draw a meta-batch of training tasks; split each task's demonstrations at random into support
-   (1..``max_support_demos`` demos, like the K of evaluation) and query (the others), and draw
-   ``support_size`` / ``query_size`` (obs, action) pairs from each;
+   and query (the others): with probability ``p_short`` the support is K windows drawn exactly
+   as the protocol's short track draws them (K uniform in its short K values: the first
+   ``SHORT_WINDOW`` transitions of K random demos), else 1..``max_support_demos`` whole demos
+   (like the K of the full track); draw ``support_size`` / ``query_size`` (obs, action) pairs
+   from each (the query always from whole demos: the adapted policy must do the whole episode);
 2. per task, ``inner_steps`` gradient steps on the support BC loss from the meta-parameters θ:
    ``θ' = θ - α ⊙ ∇L_support(θ)`` (``α`` a scalar, or one learned rate per parameter: Meta-SGD);
 3. the meta-loss is the mean over tasks of the query BC loss at ``θ'``; its gradient with respect
@@ -49,6 +52,7 @@ from baselines.batches import TaskDemos, as_tensors, load_tasks, pooled_obs, sta
 from baselines.bc import FinetuneConfig, finetune
 from baselines.nets import GaussianPolicy, MeanActionPolicy, bc_loss
 from metail_envs.benchmark import Policy
+from metail_envs.benchmark import protocol as P
 
 Params = dict[str, Tensor]
 
@@ -77,6 +81,9 @@ class MAMLBCConfig(FinetuneConfig):
     vectorize: bool
     meta_batch: int
     max_support_demos: int
+    p_short: float
+    """Probability that a task's support is drawn as the protocol's short track draws K
+    windows (K uniform in its short K values); else 1..``max_support_demos`` whole demos."""
     support_size: int
     query_size: int
     meta_lr: float
@@ -93,6 +100,7 @@ class MAMLBCConfig(FinetuneConfig):
             "query_size", "meta_lr", "meta_iterations", "grad_clip", "log_every",
         )  # fmt: skip
         self.require("hidden", all(h > 0 for h in self.hidden), "positive layer widths")
+        self.require("p_short", 0.0 <= self.p_short <= 1.0, "[0, 1]")
         if self.learn_inner_lr:
             self.require(
                 "inner_lr", self.inner_lr < self.max_inner_lr,
@@ -228,8 +236,13 @@ class MAMLBCAgent(TorchAgent):
         chosen = [tasks[i] for i in rng.choice(len(tasks), n, replace=False)]
         s_rows, q_rows = [], []
         for t in chosen:
-            support, query = t.split(rng, c.max_support_demos)
-            s_rows.append(t.sample(rng, support, c.support_size))
+            if c.p_short > 0 and rng.random() < c.p_short:  # no draw at 0: old runs unchanged
+                k = int(rng.choice(P.SHORT_K_VALUES))
+                window_rows, query = t.short_split(rng, k, P.ProtocolConfig())
+                s_rows.append(window_rows[rng.integers(0, len(window_rows), c.support_size)])
+            else:
+                support, query = t.split(rng, c.max_support_demos)
+                s_rows.append(t.sample(rng, support, c.support_size))
             q_rows.append(t.sample(rng, query, c.query_size))
         s_obs, s_acts = stack_rows(chosen, s_rows)
         q_obs, q_acts = stack_rows(chosen, q_rows)

@@ -40,6 +40,7 @@ def probe(job: dict[str, Any], send: Any) -> dict[str, Any]:
         "privileged": bool(getattr(cls, "privileged", False)),
         "target": f"{cls.__module__}:{cls.__qualname__}",
         "init": constructor_params(cls),
+        "load": constructor_params(getattr(cls, "load", None)),
     }
 
 
@@ -64,11 +65,12 @@ def meta_train(job: dict[str, Any], send: Any) -> dict[str, Any]:
 
 
 def evaluate(job: dict[str, Any], send: Any) -> dict[str, Any]:
-    """Load the meta-trained agent afresh and run the one evaluation job on it."""
+    """Load the meta-trained agent afresh (with its adaptation mode, if any) and run the one
+    evaluation job on it."""
     _use_data_dir(job["data_dir"])
     config = ProtocolConfig.from_json(job["config"])
     task = metail_envs.load_suite(job["suite"]).task(job["task"])
     cls = resolve_agent(job["agent"]["spec"])
-    agent = cls.load(Path(job["checkpoint"]))
+    agent = cls.load(Path(job["checkpoint"]), **job["agent"].get("adapt_kwargs", {}))
     spec = JobSpec(task, job["split"], job["track"], job["k"], job["seed"], config, job["data_dir"])
     return evaluate_job(agent, spec, send)

@@ -82,6 +82,9 @@ class Agent(ABC):
         """Read an agent written by :meth:`save` (its ``__init__`` is not called again).
 
         Refuses a checkpoint of another class, and an ``agent.pkl``: pickles are never loaded.
+        An agent with several test-time adaptation modes takes them as keyword arguments here
+        (``load(path, **adapt_kwargs)``, :attr:`AgentSpec.adapt_kwargs`): each mode is then
+        scored from the one meta-training.
         """
         from .agent_state import load_state
 
@@ -170,11 +173,19 @@ def check_agent_class(cls: Any, spec: str) -> None:
 
 @dataclass(frozen=True)
 class AgentSpec:
-    """An agent to evaluate: what to import, how to construct it, and its leaderboard name."""
+    """An agent to evaluate: what to import, how to construct it, how to load it for adaptation,
+    and its leaderboard name.
+
+    ``kwargs`` go to the constructor (meta-training); ``adapt_kwargs`` to ``load`` before each
+    adaptation (a test-time mode, e.g. ``{"adaptation": "finetune"}``). Entries of one
+    :func:`~metail_envs.benchmark.evaluate` output that differ only in ``adapt_kwargs`` (and
+    name) share one meta-training per seed.
+    """
 
     spec: str
     kwargs: Mapping[str, Any] = field(default_factory=dict)
     name: str | None = None
+    adapt_kwargs: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not isinstance(self.spec, str) or not self.spec:
@@ -182,6 +193,11 @@ class AgentSpec:
         if not isinstance(self.kwargs, Mapping):
             raise ValueError(f"agent kwargs must be a JSON object (dict), got {self.kwargs!r}")
         object.__setattr__(self, "kwargs", dict(self.kwargs))
+        if not isinstance(self.adapt_kwargs, Mapping):
+            raise ValueError(
+                f"agent adapt_kwargs must be a JSON object (dict), got {self.adapt_kwargs!r}"
+            )
+        object.__setattr__(self, "adapt_kwargs", dict(self.adapt_kwargs))
         if self.name is None:
             object.__setattr__(self, "name", self.spec)
 
@@ -191,5 +207,14 @@ class AgentSpec:
         keep = "".join(c if c.isalnum() or c in "-_." else "_" for c in str(self.name))
         return keep.strip("._") or "agent"
 
+    @classmethod
+    def from_json(cls, doc: Mapping[str, Any]) -> AgentSpec:
+        """The spec a result file's ``agent`` entry records (extra keys ignored)."""
+        return cls(doc["spec"], doc.get("kwargs", {}), doc.get("name"), doc.get("adapt_kwargs", {}))
+
     def to_json(self) -> dict[str, Any]:
-        return {"spec": self.spec, "kwargs": dict(self.kwargs), "name": self.name}
+        """As result files record it (``adapt_kwargs`` only when given)."""
+        out = {"spec": self.spec, "kwargs": dict(self.kwargs), "name": self.name}
+        if self.adapt_kwargs:
+            out["adapt_kwargs"] = dict(self.adapt_kwargs)
+        return out

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import Any
 
 from metail_envs.executors import SHARE, add_executor_arguments, add_memory_argument
 
@@ -39,6 +40,13 @@ def evaluate_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--agent-kwargs", metavar="JSON", help="constructor kwargs (JSON object; one agent only)"
+    )
+    p.add_argument(
+        "--adapt-kwargs",
+        metavar="JSON",
+        help="kwargs of the agent's load before each adaptation, e.g. a test-time mode "
+        '(\'{"adaptation": "finetune"}\'; JSON object; one agent only): entries that differ only '
+        "in these share one meta-training per seed in --out",
     )
     p.add_argument("--name", help="leaderboard name of the agent (one agent only)")
     p.add_argument(
@@ -91,17 +99,24 @@ def evaluate_arguments(p: argparse.ArgumentParser) -> None:
 def _agents(a: argparse.Namespace) -> list:
     from .agent import AgentSpec
 
-    if (a.agent_kwargs or a.name) and len(a.agent) != 1:
-        raise ValueError("--agent-kwargs and --name need exactly one --agent")
-    kwargs = {}
-    if a.agent_kwargs:
-        try:
-            kwargs = json.loads(a.agent_kwargs)
-        except json.JSONDecodeError as e:
-            raise ValueError(f"--agent-kwargs is not valid JSON: {e}") from e
-        if not isinstance(kwargs, dict):
-            raise ValueError(f"--agent-kwargs must be a JSON object, got {a.agent_kwargs!r}")
-    return [AgentSpec(spec, kwargs, a.name) for spec in a.agent]
+    if (a.agent_kwargs or a.adapt_kwargs or a.name) and len(a.agent) != 1:
+        raise ValueError("--agent-kwargs, --adapt-kwargs and --name need exactly one --agent")
+    kwargs = _json_object("--agent-kwargs", a.agent_kwargs)
+    adapt_kwargs = _json_object("--adapt-kwargs", a.adapt_kwargs)
+    return [AgentSpec(spec, kwargs, a.name, adapt_kwargs) for spec in a.agent]
+
+
+def _json_object(flag: str, text: str | None) -> dict[str, Any]:
+    """The JSON object an option gives (none: empty), or a ValueError naming the option."""
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{flag} is not valid JSON: {e}") from e
+    if not isinstance(value, dict):
+        raise ValueError(f"{flag} must be a JSON object, got {text!r}")
+    return value
 
 
 def run_evaluate(a: argparse.Namespace) -> int:

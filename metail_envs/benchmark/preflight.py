@@ -19,8 +19,8 @@ from .agent import AgentResolutionError, AgentSpec
 PROBE_JOB = "metail_envs.benchmark._worker:probe"
 
 
-def constructor_params(cls: type) -> dict[str, Any] | None:
-    """What ``cls(**kwargs)`` accepts, from its signature: ``{"names": [...], "required":
+def constructor_params(cls: Any) -> dict[str, Any] | None:
+    """What ``cls(**kwargs)`` (or any callable) accepts, from its signature: ``{"names": [...], "required":
     [...], "any": bool}`` (``any``: it takes ``**kwargs``); ``None`` when it has no signature."""
     try:
         sig = inspect.signature(cls)
@@ -62,6 +62,21 @@ def check_agent_kwargs(
         )
 
 
+def check_adapt_kwargs(
+    spec: str, adapt_kwargs: Mapping[str, Any], params: Mapping[str, Any] | None
+) -> None:
+    """Refuse adaptation kwargs that the agent's ``load`` (``params``) cannot take."""
+    if not adapt_kwargs or params is None or params["any"]:
+        return
+    unknown = [k for k in adapt_kwargs if k not in params["names"]]
+    if unknown:
+        takes = ", ".join(n for n in params["names"] if n != "path") or "nothing but the path"
+        raise ValueError(
+            f"agent {spec!r}: its load takes no adaptation kwargs {unknown} (--adapt-kwargs); "
+            f"it takes: {takes}"
+        )
+
+
 def probe_agents(executor: Executor, agents: Iterable[AgentSpec]) -> dict[str, dict[str, Any]]:
     """Import each agent class in a worker of ``executor`` and check its kwargs against its
     constructor; returns the probe of each spec. Raises AgentResolutionError (a ValueError) for
@@ -81,6 +96,7 @@ def probe_agents(executor: Executor, agents: Iterable[AgentSpec]) -> dict[str, d
                 raise AgentResolutionError(error if resolution else f"{agent.spec}: {error}")
             probes[agent.spec] = payload
         check_agent_kwargs(agent.spec, agent.kwargs, probes[agent.spec].get("init"))
+        check_adapt_kwargs(agent.spec, agent.adapt_kwargs, probes[agent.spec].get("load"))
     return probes
 
 

@@ -201,6 +201,8 @@ def _check_agent(agent: dict[str, Any]) -> str | None:
             return f"agent {key} must be a non-empty string, got {agent.get(key)!r}"
     if not isinstance(agent.get("kwargs"), dict):
         return f"agent kwargs must be an object, got {agent.get('kwargs')!r}"
+    if "adapt_kwargs" in agent and not isinstance(agent["adapt_kwargs"], dict):
+        return f"agent adapt_kwargs must be an object, got {agent['adapt_kwargs']!r}"
     if "privileged" in agent and not isinstance(agent["privileged"], bool):
         return f"agent privileged must be true or false, got {agent['privileged']!r}"
     if "target" in agent and not isinstance(agent["target"], str):

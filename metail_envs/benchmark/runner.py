@@ -12,6 +12,7 @@ so a resumed run, or one on another executor, gives the numbers of an uninterrup
 from __future__ import annotations
 
 import datetime
+import shutil
 import time
 import warnings
 from collections.abc import Mapping, Sequence
@@ -30,6 +31,7 @@ from metail_envs.executors import (
     check_workers,
     make_executor,
 )
+from metail_envs.fileio import atomic_write
 from metail_envs.tasks import Suite, load_suite
 
 from . import checkpoints
@@ -441,6 +443,8 @@ def _prepare_run(
             agent=spec.to_json(), seed=seed, config=ctx.config, suite=suite_info,
             data_hash=ctx.data_hash, tasks=ctx.tasks, references=ctx.refs, started=_now(),
         )  # fmt: skip
+        if not checkpoint.exists():
+            _borrow_checkpoint(out, checkpoint, trained_with, trust)
         _reuse_checkpoint(doc, checkpoint, trained_with, trust)
     done = {job_key(j) for j in doc["jobs"]}
     todo = [] if ctx.meta_train_only else [key for key in ctx.keys if key not in done]
@@ -473,6 +477,21 @@ def _reuse_checkpoint(
     doc["meta_train"] = {"status": "ok", "error": None, "time_s": verdict.time_s}
 
 
+def _borrow_checkpoint(
+    out: Path, checkpoint: Path, trained_with: Mapping[str, Any], trust: bool
+) -> None:
+    """Copy into ``checkpoint`` another entry's checkpoint under ``out`` that was meta-trained
+    exactly as this run needs (same agent, constructor kwargs, seed and training data; only the
+    name or the adaptation kwargs differ), if one may be loaded: one meta-training serves every
+    test-time mode. The copy is recorded as this machine's, with the original's time."""
+    for other in sorted((out / "checkpoints").glob(f"*/{checkpoint.name}")):
+        verdict = checkpoints.check(other, trained_with, trust)
+        if other != checkpoint and verdict.usable:
+            atomic_write(checkpoint, lambda tmp, src=other: shutil.copytree(src, tmp))
+            checkpoints.write_record(checkpoint, trained_with, verdict.time_s)
+            return
+
+
 def _trained_with(spec: AgentSpec, seed: int, training_data_hash: str) -> dict[str, Any]:
     """What a checkpoint must have been meta-trained with to be reused: the agent and its
     kwargs, the seed, and the training tasks' data (the scored tasks' data is not read)."""
@@ -496,12 +515,17 @@ def _resumable(
     if not problems and doc["config"] != config.to_json():
         problems.append(f"it was run with config {doc['config']}, not {config.to_json()}")
     agent = doc.get("agent", {})
-    if not problems and (agent.get("spec"), agent.get("kwargs"), doc.get("seed")) != (
+    recorded = (agent.get("spec"), agent.get("kwargs"), agent.get("adapt_kwargs", {}))
+    if not problems and (*recorded, doc.get("seed")) != (
         spec.spec,
         dict(spec.kwargs),
+        dict(spec.adapt_kwargs),
         seed,
     ):
-        problems.append(f"it holds agent {agent.get('spec')!r} seed {doc.get('seed')!r}")
+        problems.append(
+            f"it holds agent {agent.get('spec')!r} (kwargs {agent.get('kwargs')!r}, adapt_kwargs "
+            f"{agent.get('adapt_kwargs', {})!r}) seed {doc.get('seed')!r}"
+        )
     if problems:
         raise ValueError(f"cannot resume {path}: " + "; ".join(problems))
     return doc

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .agent import AgentSpec
 from .protocol import ProtocolConfig
 
 IDENTICAL, DIFFERS, FAILED, UNVERIFIABLE = "identical", "differs", "failed", "unverifiable"
@@ -123,7 +124,7 @@ def verify(
         config = ProtocolConfig.from_json(doc["config"])
         split, task, track, k = check.key
         args = {
-            "agent": {k_: doc["agent"][k_] for k_ in ("spec", "kwargs", "name")},
+            "agent": AgentSpec.from_json(doc["agent"]).to_json(),
             "seed": doc["seed"],
             "checkpoint": str(ckpt.absolute()),
             "suite": config.suite,

@@ -356,3 +356,61 @@ def test_mse_loss_trains_although_log_std_is_unused(train_demos):
     agent_log_std = agent.net.policy.log_std.detach().clone()
     before = MAMLBCAgent(config="small", loss="mse").build().policy.log_std.detach()
     torch.testing.assert_close(agent_log_std, before)  # never moved: no gradient reaches it
+
+
+def _long_demos(n_demos: int, length: int) -> list:
+    """Demonstrations whose observations say where they come from: (demo, step, 0, ...)."""
+    from imitation.data.types import Trajectory
+
+    out = []
+    for d in range(n_demos):
+        obs = np.zeros((length + 1, 11), np.float32)
+        obs[:, 0], obs[:, 1] = d, np.arange(length + 1)
+        acts = np.zeros((length, 3), np.float32)
+        out.append(Trajectory(obs=obs, acts=acts, infos=None, terminal=True))
+    return out
+
+
+def test_short_supports_are_the_protocols_windows_and_queries_whole_other_demos():
+    """p_short=1: every support is K windows of the protocol's short track (the first
+    SHORT_WINDOW steps of K distinct demos, K in its short K values); the query comes from the
+    other demos, anywhere in them."""
+    from metail_envs.benchmark import protocol as P
+
+    demos = {f"t{i}": _long_demos(8, 3 * P.SHORT_WINDOW) for i in range(3)}
+    agent = MAMLBCAgent(config="small", p_short=1.0, support_size=400, query_size=400)
+    agent.net = agent.build()
+    from baselines.batches import load_tasks
+
+    tasks, rng = load_tasks(demos), np.random.default_rng(0)
+    ks = set()
+    for _ in range(10):
+        batch = agent.sample_batch(rng, tasks)
+        for s_obs, q_obs in zip(batch["s_obs"].numpy(), batch["q_obs"].numpy()):
+            support_demos = set(s_obs[:, 0].astype(int))
+            ks.add(len(support_demos))
+            assert s_obs[:, 1].max() < P.SHORT_WINDOW  # only the windows' steps
+            assert not support_demos & set(q_obs[:, 0].astype(int))
+            assert q_obs[:, 1].max() >= P.SHORT_WINDOW  # whole demos
+    assert ks == set(P.SHORT_K_VALUES)
+
+
+def test_p_short_zero_draws_whole_demo_supports_as_before(train_demos):
+    """p_short=0 (the shipped configs) draws nothing extra: the batches of an older checkpoint's
+    meta-training are drawn unchanged (the draw order before p_short existed, written out)."""
+    from baselines.batches import load_tasks, stack_rows
+
+    agent = MAMLBCAgent(config="small", p_short=0.0)
+    c, tasks = agent.config, load_tasks(train_demos)
+    batch = agent.sample_batch(np.random.default_rng(3), tasks)
+    rng = np.random.default_rng(3)
+    chosen = [tasks[i] for i in rng.choice(len(tasks), min(c.meta_batch, len(tasks)), False)]
+    s_rows, q_rows = [], []
+    for t in chosen:
+        support, query = t.split(rng, c.max_support_demos)
+        s_rows.append(t.sample(rng, support, c.support_size))
+        q_rows.append(t.sample(rng, query, c.query_size))
+    for (obs, acts), key in ((stack_rows(chosen, s_rows), "s"), (stack_rows(chosen, q_rows), "q")):
+        assert torch.equal(batch[f"{key}_obs"], obs) and torch.equal(batch[f"{key}_acts"], acts)
+    with pytest.raises(ValueError, match="p_short"):
+        MAMLBCAgent(config="small", p_short=1.5)

@@ -181,3 +181,18 @@ class StatefulAgent(MeanActionAgent):
             "count": np.int64(7),
             "__tuple__": "a key that looks like a tag",
         }
+
+
+class ShiftAgent(MeanActionAgent):
+    """MeanActionAgent with a test-time mode given to ``load``: its actions shifted by ``shift``."""
+
+    shift = 0.0
+
+    @classmethod
+    def load(cls, path, shift: float = 0.0):
+        agent = super().load(path)
+        agent.shift = shift
+        return agent
+
+    def adapt(self, demos):
+        return MeanActionPolicy(np.clip(super().adapt(demos).action + self.shift, -1.0, 1.0))

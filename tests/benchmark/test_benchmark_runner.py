@@ -169,6 +169,50 @@ def test_shipped_checkpoints_are_rescored_without_meta_training(tmp_path, tiny_d
     assert model.stat().st_mtime_ns != stamp
 
 
+def test_adaptation_modes_share_one_meta_training(tmp_path, tiny_data):
+    """Entries that differ only in adapt_kwargs (a test-time mode given to load) are scored
+    from one meta-training: the second borrows the first's checkpoint (same files, same
+    recorded time), its jobs load it with its mode, and its result file records the mode."""
+    test0 = metail_envs.load_suite("hopper-v1").test[0].id
+    config = tiny_config(splits=("test",), k_values=(0, 1), tasks=(test0,))
+    spec = "metail_test_agents:ShiftAgent"
+    plain = AgentSpec(spec, {"scale": 0.5}, name="plain")
+    shifted = AgentSpec(spec, {"scale": 0.5}, name="shifted", adapt_kwargs={"shift": 0.5})
+    kwargs = dict(out=tmp_path, seeds=1, config=config, workers=1, progress=False)
+    [a] = evaluate(plain, data_dir=tiny_data, **kwargs)
+    [b] = evaluate(shifted, data_dir=tiny_data, **kwargs)
+    doc_a, doc_b = load(a), load(b)
+    assert doc_b["meta_train"] == doc_a["meta_train"]  # the recorded time is the original's
+    ckpts = tmp_path / "checkpoints"
+    files = [
+        sorted(p.name for p in (ckpts / n / "seed_000").iterdir()) for n in ("plain", "shifted")
+    ]
+    assert files[0] == files[1]
+    for name in files[0]:
+        if name != "meta_train.json":
+            assert (ckpts / "plain/seed_000" / name).read_bytes() == (
+                ckpts / "shifted/seed_000" / name
+            ).read_bytes()
+    assert doc_b["agent"]["adapt_kwargs"] == {"shift": 0.5} and "adapt_kwargs" not in doc_a["agent"]
+    assert numbers(doc_a) != numbers(doc_b)  # the mode reached every job
+    other = AgentSpec(spec, {"scale": 0.5}, name="shifted", adapt_kwargs={"shift": 0.1})
+    with pytest.raises(ValueError, match="cannot resume .*adapt_kwargs"):
+        evaluate(other, data_dir=tiny_data, resume=True, **kwargs)
+    retrained = AgentSpec(spec, {"scale": 0.25}, name="scaled", adapt_kwargs={"shift": 0.5})
+    [c] = evaluate(retrained, data_dir=tiny_data, **kwargs)  # other kwargs: its own training
+    assert load(c)["meta_train"]["time_s"] != doc_a["meta_train"]["time_s"]
+
+
+def test_adapt_kwargs_the_agents_load_does_not_take_are_refused(tmp_path, tiny_data):
+    from metail_test_agents import MeanActionAgent, ShiftAgent
+
+    from metail_envs.benchmark.preflight import check_adapt_kwargs, constructor_params
+
+    with pytest.raises(ValueError, match=r"load takes no adaptation kwargs \['shift'\]"):
+        check_adapt_kwargs("m", {"shift": 1.0}, constructor_params(MeanActionAgent.load))
+    check_adapt_kwargs("s", {"shift": 1.0}, constructor_params(ShiftAgent.load))
+
+
 def test_resume_refuses_a_different_configuration(tiny_run, tiny_data):
     out, _ = tiny_run
     with pytest.raises(ValueError, match="cannot resume .*config"):
