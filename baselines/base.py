@@ -19,12 +19,14 @@ import copy
 import functools
 import json
 from abc import abstractmethod
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 import torch
 from torch import nn
+from tqdm.auto import tqdm
 
 from baselines.config import AgentConfig
 from metail_envs.benchmark import Agent
@@ -115,6 +117,32 @@ class TorchAgent(Agent):
 
     def log_row(self, **values: float) -> None:
         self.log.append({k: float(v) for k, v in values.items()})
+
+    def fit(
+        self,
+        loss_fn: Callable[[], torch.Tensor],
+        optimiser: torch.optim.Optimizer,
+        iterations: int,
+        schedule: torch.optim.lr_scheduler.LRScheduler | None = None,
+    ) -> None:
+        """The meta-training loop of the agents trained by plain gradient descent:
+        ``iterations`` optimiser steps on ``loss_fn()`` (a fresh batch each call), the gradient
+        norm clipped to ``config.grad_clip``, the loss logged every ``config.log_every`` steps and
+        at the last, a progress bar when ``config.progress``."""
+        c: Any = self.config
+        net = self._trained()
+        bar = tqdm(range(iterations), desc=type(self).__name__, disable=not c.progress)
+        for it in bar:
+            loss = loss_fn()
+            optimiser.zero_grad(set_to_none=True)
+            loss.backward()
+            nn.utils.clip_grad_norm_(net.parameters(), c.grad_clip)
+            optimiser.step()
+            if schedule is not None:
+                schedule.step()
+            if it % c.log_every == 0 or it == iterations - 1:
+                self.log_row(iteration=it, loss=loss.item())
+                bar.set_postfix(loss=f"{loss.item():.4f}")
 
     @classmethod
     def target(cls) -> str:

@@ -20,7 +20,6 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 import torch
 from torch import Tensor, nn
-from tqdm.auto import tqdm
 
 from baselines.base import TorchAgent, adapt_stats, env_dims, frozen_copy, seed_all
 from baselines.batches import TaskDemos, as_tensors, load_tasks, pooled_obs, stack_rows
@@ -127,16 +126,7 @@ class ConditionedAgent(TorchAgent):
         self.net = self.build()
         self.net.set_stats(pooled_obs(tasks))
         optimiser = torch.optim.Adam(self.net.parameters(), lr=c.lr)
-        bar = tqdm(range(c.iterations), desc=type(self).__name__, disable=not c.progress)
-        for it in bar:
-            loss = self.loss(self.sample_batch(rng, tasks))
-            optimiser.zero_grad(set_to_none=True)
-            loss.backward()
-            nn.utils.clip_grad_norm_(self.net.parameters(), c.grad_clip)
-            optimiser.step()
-            if it % c.log_every == 0 or it == c.iterations - 1:
-                self.log_row(iteration=it, loss=loss.item())
-                bar.set_postfix(loss=f"{loss.item():.3f}")
+        self.fit(lambda: self.loss(self.sample_batch(rng, tasks)), optimiser, c.iterations)
 
     @torch.no_grad()
     def embedding(self, demos: Sequence[Any]) -> Tensor:

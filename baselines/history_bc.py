@@ -39,7 +39,6 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 import torch
 from torch import Tensor, nn
-from tqdm.auto import tqdm
 
 from baselines.base import TorchAgent, adapt_stats, env_dims, frozen_copy, seed_all
 from baselines.bc import FinetuneConfig, finetune
@@ -339,20 +338,16 @@ class HistoryBCAgent(TorchAgent):
         self.net.set_stats(pool)
         optimiser = torch.optim.Adam(self.net.parameters(), lr=c.lr)
         weights = pool.lengths / pool.lengths.sum()  # every step equally likely
-        bar = tqdm(range(c.n_batches), desc=type(self).__name__, disable=not c.progress)
-        for it in bar:
+        net = self.net
+
+        def loss() -> Tensor:  # squared error of the action at the last step of a window
             demo = rng.choice(pool.n_demos, c.batch_size, p=weights)
             t = (rng.random(c.batch_size) * pool.lengths[demo]).astype(np.int64)
             packed, acts = pool.windows(demo, ending_at(t, c.history))
-            pred = self.net(torch.from_numpy(packed))
-            loss = (pred - torch.from_numpy(acts[:, -1])).pow(2).sum(-1).mean()
-            optimiser.zero_grad(set_to_none=True)
-            loss.backward()
-            nn.utils.clip_grad_norm_(self.net.parameters(), c.grad_clip)
-            optimiser.step()
-            if it % c.log_every == 0 or it == c.n_batches - 1:
-                self.log_row(iteration=it, loss=loss.item())
-                bar.set_postfix(loss=f"{loss.item():.4f}")
+            pred = net(torch.from_numpy(packed))
+            return (pred - torch.from_numpy(acts[:, -1])).pow(2).sum(-1).mean()
+
+        self.fit(loss, optimiser, c.n_batches)
         self.net.train(False)
 
     def adapt(self, demos: Sequence[Any]) -> Policy:

@@ -51,7 +51,6 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 import torch
 from torch import Tensor, nn
-from tqdm.auto import tqdm
 
 from baselines.base import TorchAgent, adapt_stats, env_dims, frozen_copy, seed_all
 from baselines.config import AgentConfig
@@ -327,17 +326,10 @@ class InContextAgent(TorchAgent):
             return 0.5 * (1 + math.cos(math.pi * (it - c.warmup) / max(1, c.iterations - c.warmup)))
 
         schedule = torch.optim.lr_scheduler.LambdaLR(optimiser, rate)
-        bar = tqdm(range(c.iterations), desc=type(self).__name__, disable=not c.progress)
-        for it in bar:
-            loss = self.loss(self.sample_batch(rng, pool, tasks, trans))
-            optimiser.zero_grad(set_to_none=True)
-            loss.backward()
-            nn.utils.clip_grad_norm_(self.net.parameters(), c.grad_clip)
-            optimiser.step()
-            schedule.step()
-            if it % c.log_every == 0 or it == c.iterations - 1:
-                self.log_row(iteration=it, loss=loss.item())
-                bar.set_postfix(loss=f"{loss.item():.4f}")
+        self.fit(
+            lambda: self.loss(self.sample_batch(rng, pool, tasks, trans)),
+            optimiser, c.iterations, schedule,
+        )  # fmt: skip
         self.net.train(False)
 
     def prompt(self, demos: Sequence[Any]) -> np.ndarray:

@@ -38,14 +38,18 @@ _TASK_ID = re.compile(rf"{_NAME}(/{_NAME})*")
 MAX_ID_LENGTH = 200
 
 
+def _is_name(value: object, what: str, pattern: re.Pattern[str]) -> bool:
+    """Whether ``value`` is a string of at most ``MAX_ID_LENGTH`` matching ``pattern``
+    (TypeError naming ``what`` if it is no string at all)."""
+    if not isinstance(value, str):
+        raise TypeError(f"{what} must be a string, got {type(value).__name__} {checks.show(value)}")
+    return len(value) <= MAX_ID_LENGTH and pattern.fullmatch(value) is not None
+
+
 def check_task_id(task_id: object, what: str = "Task id") -> str:
     """A task id: ``/``-separated names of letters, digits and ``_.+=-``, each starting with a
     letter or digit (so an id is always a safe relative path: no ``..``, no absolute path)."""
-    if not isinstance(task_id, str):
-        raise TypeError(
-            f"{what} must be a string, got {type(task_id).__name__} {checks.show(task_id)}"
-        )
-    if not (len(task_id) <= MAX_ID_LENGTH and _TASK_ID.fullmatch(task_id)):
+    if not _is_name(task_id, what, _TASK_ID):
         raise ValueError(
             f"{what} must be 1-{MAX_ID_LENGTH} characters: names of letters, digits and '_.+=-' "
             f"joined by '/', each starting with a letter or digit (e.g. 'hopper-v1/test/03'), "
@@ -476,11 +480,7 @@ def _named(tasks: Sequence[Task], prefix: str) -> list[Task]:
 
 def check_suite_name(name: object) -> str:
     """A suite name is a plain file stem (letters, digits, ``_.+=-``): never a path."""
-    if not isinstance(name, str):
-        raise TypeError(
-            f"suite name must be a string, got {type(name).__name__} {checks.show(name)}"
-        )
-    if not (len(name) <= MAX_ID_LENGTH and _SUITE_NAME.fullmatch(name)):
+    if not _is_name(name, "suite name", _SUITE_NAME):
         raise ValueError(
             f"suite name must be a plain name of letters, digits and '_.+=-' (no path), "
             f"e.g. {DEFAULT_SUITE!r}; got {checks.show(name)}; available: {available_suites()}"

@@ -16,7 +16,7 @@ import json
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 import numpy as np
 
@@ -575,30 +575,20 @@ def _html(board: Leaderboard, images: dict[str, Path]) -> str:
             parts += ["<h2>Adaptation against K=0, per task</h2>", _html_table(header, rows)]
     for title, path in images.items():
         parts.append(f"<h2>{html.escape(title)}</h2><img src='{html.escape(path.name)}' alt=''>")
-    flagged = [e for e in board.entries if e.flags]
-    if flagged:
-        items = "".join(
-            f"<li><b>{html.escape(e.name)}</b>: {html.escape('; '.join(e.flags))}</li>"
-            for e in flagged
-        )
-        parts.append(f"<h2>Flags (implausible results: shown, not trusted)</h2><ul>{items}</ul>")
-    verification = _verification_lines(board)
-    if verification:
-        items = "".join(f"<li>{html.escape(line)}</li>" for line in verification)
-        parts.append(f"<h2>Verification</h2><ul>{items}</ul>")
-    failing = [e for e in board.entries if e.errors]
-    if failing:
-        items = "".join(
-            f"<li><b>{html.escape(e.name)}</b>: {html.escape('; '.join(e.errors[:5]))}</li>"
-            for e in failing
-        )
-        parts.append(f"<h2>Failures</h2><ul>{items}</ul>")
-    if board.excluded:
-        items = "".join(
-            f"<li><code>{html.escape(x.path)}</code>: {html.escape('; '.join(x.reasons))}</li>"
-            for x in board.excluded
-        )
-        parts.append(f"<h2>Files left out</h2><ul>{items}</ul>")
+    e = html.escape
+    sections = [
+        ("Flags (implausible results: shown, not trusted)",
+         [f"<b>{e(x.name)}</b>: {e('; '.join(x.flags))}" for x in board.entries if x.flags]),
+        ("Verification", [e(line) for line in _verification_lines(board)]),
+        ("Failures",
+         [f"<b>{e(x.name)}</b>: {e('; '.join(x.errors[:5]))}" for x in board.entries if x.errors]),
+        ("Files left out",
+         [f"<code>{e(x.path)}</code>: {e('; '.join(x.reasons))}" for x in board.excluded]),
+    ]  # fmt: skip
+    for title, items in sections:
+        if items:
+            listed = "".join(f"<li>{item}</li>" for item in items)
+            parts.append(f"<h2>{e(title)}</h2><ul>{listed}</ul>")
     style = (
         "body{font-family:sans-serif;max-width:1200px;margin:auto}"
         "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 8px}"
@@ -699,28 +689,28 @@ def _plots(board: Leaderboard, out: Path, seed: int) -> dict[str, Path]:
     return paths
 
 
+class LoadOptions(TypedDict, total=False):
+    """The keyword options of :func:`load_leaderboard`, which :func:`render_leaderboard` passes on."""
+
+    data_dir: str | Path | None
+    baseline: str
+    resamples: int
+    seed: int
+    verify: int
+    verify_seed: int
+    workers: int | None
+
+
 def render_leaderboard(
-    results_dir: str | Path,
-    out_dir: str | Path | None = None,
-    *,
-    data_dir: str | Path | None = None,
-    baseline: str = BASELINE_AGENT,
-    resamples: int = BOOTSTRAP_RESAMPLES,
-    seed: int = BOOTSTRAP_SEED,
-    verify: int = 0,
-    verify_seed: int = 0,
-    workers: int | None = None,
+    results_dir: str | Path, out_dir: str | Path | None = None, **options: Unpack[LoadOptions]
 ) -> Leaderboard:
-    """Validate and aggregate ``results_dir`` (re-running ``verify`` jobs: :func:`load_leaderboard`);
-    write ``leaderboard.md``, ``leaderboard.html`` and the PNG plots to ``out_dir`` (default
-    ``<results_dir>/leaderboard``)."""
-    board = load_leaderboard(
-        results_dir, data_dir=data_dir, baseline=baseline, resamples=resamples, seed=seed,
-        verify=verify, verify_seed=verify_seed, workers=workers,
-    )  # fmt: skip
+    """Validate and aggregate ``results_dir`` (``options`` and the ``verify`` re-runs as in
+    :func:`load_leaderboard`); write ``leaderboard.md``, ``leaderboard.html`` and the PNG plots
+    to ``out_dir`` (default ``<results_dir>/leaderboard``)."""
+    board = load_leaderboard(results_dir, **options)
     out = Path(out_dir) if out_dir is not None else Path(results_dir) / "leaderboard"
     out.mkdir(parents=True, exist_ok=True)
-    images = _plots(board, out, seed)
+    images = _plots(board, out, options.get("seed", BOOTSTRAP_SEED))
     md = out / "leaderboard.md"
     md.write_text(board.markdown())
     page = out / "leaderboard.html"

@@ -10,6 +10,7 @@ seeded so that every rendering of a leaderboard shows the same interval.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import TypedDict, Unpack
 
 import numpy as np
 
@@ -93,18 +94,34 @@ def _check_bootstrap(resamples: int, confidence: float) -> None:
         raise ValueError(f"confidence={confidence!r} is invalid; accepted: in (0, 1)")
 
 
+class BootstrapOptions(TypedDict, total=False):
+    """The stratified bootstrap's settings, as keyword arguments (defaults: the protocol's
+    ``BOOTSTRAP_RESAMPLES``, ``CONFIDENCE`` and ``BOOTSTRAP_SEED``)."""
+
+    resamples: int
+    confidence: float
+    seed: int
+
+
+def _bootstrap(options: BootstrapOptions) -> tuple[int, float, np.random.Generator]:
+    """``(resamples, confidence, generator)`` of checked options (unknown names refused)."""
+    unknown = sorted(set(options) - set(BootstrapOptions.__annotations__))
+    if unknown:
+        raise TypeError(
+            f"unknown bootstrap option(s) {unknown}; accepted: resamples, confidence, seed"
+        )
+    resamples = options.get("resamples", BOOTSTRAP_RESAMPLES)
+    confidence = options.get("confidence", CONFIDENCE)
+    _check_bootstrap(resamples, confidence)
+    return resamples, confidence, np.random.default_rng(options.get("seed", BOOTSTRAP_SEED))
+
+
 def stratified_bootstrap_ci(
-    scores: np.ndarray,
-    statistic: Statistic = iqm,
-    *,
-    resamples: int = BOOTSTRAP_RESAMPLES,
-    confidence: float = CONFIDENCE,
-    seed: int = BOOTSTRAP_SEED,
+    scores: np.ndarray, statistic: Statistic = iqm, **options: Unpack[BootstrapOptions]
 ) -> tuple[float, float]:
     """Percentile interval of ``statistic`` under resampling of runs within each task."""
-    _check_bootstrap(resamples, confidence)
-    x = _as_matrix(scores)
-    boot = statistic(_resample(x, resamples, np.random.default_rng(seed)))
+    resamples, confidence, rng = _bootstrap(options)
+    boot = statistic(_resample(_as_matrix(scores), resamples, rng))
     return _percentile_interval(boot, confidence)
 
 
@@ -120,19 +137,13 @@ def probability_of_improvement(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 
 def probability_of_improvement_ci(
-    x: np.ndarray,
-    y: np.ndarray,
-    *,
-    resamples: int = BOOTSTRAP_RESAMPLES,
-    confidence: float = CONFIDENCE,
-    seed: int = BOOTSTRAP_SEED,
+    x: np.ndarray, y: np.ndarray, **options: Unpack[BootstrapOptions]
 ) -> tuple[float, float]:
     """Interval of P(X > Y), resampling each agent's runs within each task."""
-    _check_bootstrap(resamples, confidence)
+    resamples, confidence, rng = _bootstrap(options)
     x, y = _as_matrix(x, "x"), _as_matrix(y, "y")
     if x.shape[1] != y.shape[1]:
         raise ValueError(f"x and y must have the same tasks, got {x.shape[1]} and {y.shape[1]}")
-    rng = np.random.default_rng(seed)
     boot = probability_of_improvement(_resample(x, resamples, rng), _resample(y, resamples, rng))
     return _percentile_interval(boot, confidence)
 
@@ -144,36 +155,24 @@ def performance_profile(scores: np.ndarray, taus: np.ndarray) -> np.ndarray:
 
 
 def performance_profile_ci(
-    scores: np.ndarray,
-    taus: np.ndarray,
-    *,
-    resamples: int = BOOTSTRAP_RESAMPLES,
-    confidence: float = CONFIDENCE,
-    seed: int = BOOTSTRAP_SEED,
+    scores: np.ndarray, taus: np.ndarray, **options: Unpack[BootstrapOptions]
 ) -> tuple[np.ndarray, np.ndarray]:
     """Pointwise stratified-bootstrap band of :func:`performance_profile`."""
-    _check_bootstrap(resamples, confidence)
-    x = _as_matrix(scores)
-    boot = performance_profile(_resample(x, resamples, np.random.default_rng(seed)), taus)
+    resamples, confidence, rng = _bootstrap(options)
+    boot = performance_profile(_resample(_as_matrix(scores), resamples, rng), taus)
     alpha = 100.0 * (1.0 - confidence) / 2.0
     lo, hi = np.percentile(boot, [alpha, 100.0 - alpha], axis=0)
     return lo, hi
 
 
 def summarise(
-    scores: np.ndarray,
-    *,
-    resamples: int = BOOTSTRAP_RESAMPLES,
-    confidence: float = CONFIDENCE,
-    seed: int = BOOTSTRAP_SEED,
+    scores: np.ndarray, **options: Unpack[BootstrapOptions]
 ) -> dict[str, float | list[float]]:
     """Every aggregate of one (runs, tasks) matrix, with the IQM's and mean's intervals."""
     x = _as_matrix(scores)
     out: dict[str, float | list[float]] = {k: float(f(x)) for k, f in AGGREGATES.items()}
     for key in ("iqm", "mean"):
-        lo, hi = stratified_bootstrap_ci(
-            x, AGGREGATES[key], resamples=resamples, confidence=confidence, seed=seed
-        )
+        lo, hi = stratified_bootstrap_ci(x, AGGREGATES[key], **options)
         out[f"{key}_ci"] = [lo, hi]
     return out
 

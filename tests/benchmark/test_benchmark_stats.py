@@ -126,3 +126,14 @@ def test_tasks_worse_on_the_mean_and_with_confidence():
     assert not lower.any() and not sure.any()
     with pytest.raises(ValueError, match="same"):
         stats.tasks_worse(zero, zero[:, :2])
+
+
+def test_unknown_bootstrap_options_are_refused_by_name():
+    from metail_envs.benchmark.stats import stratified_bootstrap_ci, summarise
+
+    x = np.arange(12.0).reshape(3, 4)
+    with pytest.raises(TypeError, match=r"unknown bootstrap option\(s\) \['resample'\]"):
+        stratified_bootstrap_ci(x, resample=10)
+    with pytest.raises(ValueError, match="confidence=1.5 is invalid"):
+        summarise(x, confidence=1.5)
+    assert stratified_bootstrap_ci(x, seed=3) == stratified_bootstrap_ci(x, seed=3)
