@@ -53,11 +53,15 @@ class BCConfig(FinetuneConfig):
 
     file: ClassVar[str] = "bc"
     hidden: tuple[int, ...]
+    """Widths of the policy MLP's hidden layers."""
     activation: Literal["tanh", "relu", "elu"]
     batch_size: int
+    """Pooled (obs, action) pairs per batch of meta-training (imitation's BC)."""
     lr: float
     l2_weight: float
+    """imitation's BC weight decay term."""
     ent_weight: float
+    """imitation's BC entropy bonus."""
     n_batches: int
     progress: bool
 

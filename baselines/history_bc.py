@@ -206,12 +206,16 @@ class HistoryBCConfig(FinetuneConfig):
     prev_actions: bool
     """Whether the previous actions are inputs (else observations only)."""
     hidden: tuple[int, ...]
+    """Widths of the MLP's hidden layers."""
     activation: Literal["tanh", "relu", "elu"]
+    """The MLP's nonlinearity."""
     batch_size: int
+    """Windows per Adam batch of meta-training (every demonstrated step equally likely)."""
     lr: float
     n_batches: int
     grad_clip: float
     adaptation: Literal["finetune", "none"]
+    """K>0: fine-tune on the K demos with BC's budget, or ignore them (``none``: K=0's policy)."""
     log_every: int
     progress: bool
 

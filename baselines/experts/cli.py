@@ -39,6 +39,16 @@ PROBE_HELP = "probe which single parameters make a task hard (one PPO run per NA
 CONVERT_HELP = "write a task's shipped expert as an ordinary SB3 zip (PPO.load reads it)"
 
 
+CONFIG_OVERRIDES = {
+    "--seed": "seed",
+    "--steps": "total_steps",
+    "--n-envs": "n_envs",
+    "--checkpoint-every": "checkpoint_every",
+    "--eval-episodes": "eval_episodes",
+}
+"""``metail train-expert`` options that override a field of the PPO config (flag: field)."""
+
+
 def train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--task",
@@ -60,11 +70,8 @@ def train_arguments(p: argparse.ArgumentParser) -> None:
         help="config name under baselines/experts/configs or a JSON path",
     )
     p.add_argument("--finetune-config", default="finetune", help="per-task config of --all")
-    p.add_argument("--seed", type=int, help="overrides the config's seed")
-    p.add_argument("--steps", type=int, help="overrides the config's total_steps")
-    p.add_argument("--n-envs", type=int, help="overrides the config's n_envs")
-    p.add_argument("--checkpoint-every", type=int, help="overrides the config's checkpoint_every")
-    p.add_argument("--eval-episodes", type=int, help="overrides the config's eval_episodes")
+    for flag, field in CONFIG_OVERRIDES.items():
+        p.add_argument(flag, type=int, help=f"overrides the config's {field}")
     p.add_argument("--out", type=Path, help="run directory (default runs/experts/<task>)")
     p.add_argument("--data-dir", type=Path, help="--all: default METAIL_DATA_DIR or expert_data/")
     p.add_argument("--init-from", type=Path, help="start from this run's best checkpoint")
@@ -83,11 +90,7 @@ def run_train(a: argparse.Namespace) -> int:
     from baselines.experts.train import TrainConfig, resolve_tasks, train
 
     over = {
-        "seed": a.seed,
-        "total_steps": a.steps,
-        "n_envs": a.n_envs,
-        "checkpoint_every": a.checkpoint_every,
-        "eval_episodes": a.eval_episodes,
+        field: getattr(a, flag[2:].replace("-", "_")) for flag, field in CONFIG_OVERRIDES.items()
     }
     config = TrainConfig.load(a.config, **over)
     if a.all:
