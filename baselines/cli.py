@@ -20,6 +20,7 @@ VALIDATE_HELP = (
     "evaluate` does not score (to choose hyperparameters)"
 )
 CALIBRATE_HELP = "calibrate the short track: which window length and start make priors matter"
+TUNING_TABLE_HELP = "the Markdown table of some `metail validate` runs (the tuning table)"
 EXPERT_TABLE_HELP = "the scored experts before and after a change of the data (two manifests)"
 
 
@@ -65,4 +66,7 @@ CALIBRATE = module_command(
 )
 EXPERT_TABLE = module_command(
     "expert-table", EXPERT_TABLE_HELP, "baselines.experts.expert_table", extra=None
+)
+TUNING_TABLE = module_command(
+    "tuning-table", TUNING_TABLE_HELP, "baselines.tuning_table", extra=None
 )

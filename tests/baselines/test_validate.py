@@ -26,6 +26,29 @@ def test_validate_scores_the_held_out_tasks(tiny_data_dir):
     assert set(result["summary"]) == {"K=0", "full K=1"}
 
 
+def test_tuning_table_reads_validate_runs(tiny_data_dir, tmp_path):
+    """The tuning table shows each run's IQMs in the headline order and counts the (task, seed)
+    scores that adaptation put below the same task's K=0."""
+    import json
+
+    from baselines.tuning_table import table
+
+    result = validate(
+        "baselines.maml_bc:MAMLBCAgent", {"config": "small"}, n_val=2, k_values=(0, 1),
+        tracks=("full",), episodes=1, max_steps=10, data_dir=tiny_data_dir,
+    )  # fmt: skip
+    path = tmp_path / "maml-small.json"
+    path.write_text(json.dumps(result))
+    header, _, row = table([path]).splitlines()
+    assert header.split(" | ")[3:5] == ["full K=1", "K=0"]
+    cells = row.strip("| ").split(" | ")
+    assert cells[:2] == ["maml-small", "baselines.maml_bc:MAMLBCAgent"]
+    assert float(cells[3]) == pytest.approx(result["summary"]["full K=1"]["iqm"], abs=0.05)
+    k0 = {r["task"]: r["score"] for r in result["rows"] if r["k"] == 0}
+    below = sum(r["score"] < k0[r["task"]] for r in result["rows"] if r["k"] == 1)
+    assert cells[5] == f"{below}/2"
+
+
 def test_explicit_tasks_refuse_test_and_ood(suite):
     train, chosen = explicit_split([suite.nominal.id, suite.train[3].id])
     assert [t.id for t in chosen] == [suite.nominal.id, suite.train[3].id]
