@@ -25,6 +25,8 @@ from typing import Any
 
 import numpy as np
 
+from baselines.cli import python_m
+
 FLOOR = "single_task_bc"
 PRIORS = ("bc",)
 """Prior-based agents: pooled BC fine-tuned on the window (the strongest prior measured in v1)."""
@@ -231,16 +233,7 @@ def run(a: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from baselines.cli import module_parser
-
-    return module_parser("baselines.calibrate_short_track", __doc__.splitlines()[0], add_arguments)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m baselines.calibrate_short_track``, the same as ``metail calibrate-short-track``."""
-    return run(build_parser().parse_args(argv))
-
+build_parser, main = python_m("baselines.calibrate_short_track")
 
 if __name__ == "__main__":
     raise SystemExit(main())

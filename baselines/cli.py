@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from metail_envs.cli import Command
 from metail_envs.extras import require_extra
@@ -35,6 +35,23 @@ def module_parser(
     )
     add_arguments(p)
     return p
+
+
+def python_m(
+    module: str,
+) -> tuple[Callable[[], argparse.ArgumentParser], Callable[[Sequence[str] | None], int]]:
+    """``(build_parser, main)`` of ``python -m MODULE``: the options of its ``metail`` command
+    (the module's ``add_arguments``), its docstring as description, its ``run``."""
+
+    def build_parser() -> argparse.ArgumentParser:
+        mod = importlib.import_module(module)
+        return module_parser(module, mod.__doc__, mod.add_arguments)
+
+    def main(argv: Sequence[str] | None = None) -> int:
+        """``python -m MODULE``, the same as its ``metail`` command."""
+        return int(importlib.import_module(module).run(build_parser().parse_args(argv)) or 0)
+
+    return build_parser, main
 
 
 def module_command(

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from baselines.cli import python_m
 from metail_envs.benchmark.protocol import HEADLINE, ProtocolConfig, condition_label
 
 
@@ -65,16 +66,7 @@ def run(a: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m baselines.tuning_table``, the same as ``metail tuning-table``."""
-    from baselines.cli import module_parser
-
-    return run(
-        module_parser("baselines.tuning_table", __doc__.splitlines()[0], add_arguments).parse_args(
-            argv
-        )
-    )
-
+build_parser, main = python_m("baselines.tuning_table")
 
 if __name__ == "__main__":
     raise SystemExit(main())

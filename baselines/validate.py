@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from baselines.cli import python_m
 from metail_envs.benchmark.protocol import ProtocolConfig, condition_label
 from metail_envs.tasks import DEFAULT_SUITE, load_suite
 
@@ -240,16 +241,7 @@ def run(a: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from baselines.cli import module_parser
-
-    return module_parser("baselines.validate", __doc__.splitlines()[0], add_arguments)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m baselines.validate``, the same as ``metail validate``."""
-    return run(build_parser().parse_args(argv))
-
+build_parser, main = python_m("baselines.validate")
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -16,10 +16,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from baselines.cli import python_m
 from metail_envs.data import MIN_COMPLETION, SCORED
 
 
@@ -96,12 +97,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from baselines.cli import module_parser
-
-    return module_parser("baselines.experts.expert_table", __doc__, add_arguments)
-
-
 def run(a: argparse.Namespace) -> int:
     """Print the table of two manifests."""
     docs = []
@@ -117,9 +112,7 @@ def run(a: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    return run(build_parser().parse_args(argv))
-
+build_parser, main = python_m("baselines.experts.expert_table")
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(main())

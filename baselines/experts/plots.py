@@ -14,12 +14,12 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
+from baselines.cli import python_m
 from baselines.experts.layout import training_dir
 from metail_envs.data import default_data_dir, load_manifest
 from metail_envs.tasks import DEFAULT_SUITE, Task, load_suite
@@ -335,16 +335,7 @@ def run(a: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from baselines.cli import module_parser
-
-    return module_parser("baselines.experts.plots", __doc__, add_arguments)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m baselines.experts.plots``, the same as ``metail expert-plots``."""
-    return run(build_parser().parse_args(argv))
-
+build_parser, main = python_m("baselines.experts.plots")
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(main())

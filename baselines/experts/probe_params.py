@@ -17,11 +17,10 @@ from __future__ import annotations
 
 import argparse
 import csv
-import sys
-from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
+from baselines.cli import python_m
 from baselines.experts.layout import training_dir
 from metail_envs.data import default_data_dir
 from metail_envs.tasks import DEFAULT_SUITE, Task, load_suite
@@ -83,16 +82,7 @@ def _probe_task(spec: str, how: str) -> Task:
     return Task({name: number}, id=f"probe-{how}-{name}-{value}")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from baselines.cli import module_parser
-
-    return module_parser("baselines.experts.probe_params", __doc__, add_arguments)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m baselines.experts.probe_params``, the same as ``metail probe-params``."""
-    return run(build_parser().parse_args(argv))
-
+build_parser, main = python_m("baselines.experts.probe_params")
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(main())
