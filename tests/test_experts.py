@@ -52,8 +52,9 @@ def test_cli_trains_checkpoints_and_resumes(tiny_config: Path, tmp_path: Path) -
     state = json.loads((run / "state.json").read_text())
     assert state["done"] and state["steps"] == 1024
     assert [int(r["steps"]) for r in _rows(run)] == [512, 1024]
-    for name in ("best.zip", "best_ckpt.zip", "best_vecnormalize.pkl", "last.zip"):
+    for name in ("best.zip", "best_ckpt.zip", "best_ckpt.json", "last.zip", "last.json"):
         assert (run / name).stat().st_size > 1000, name
+    assert not list(run.glob("*.pkl"))  # no pickle: the checkpoints load no code
     # the same directory without --resume is refused rather than overwritten
     assert main(args) == 2
     # --resume with more steps continues from the last checkpoint, not from scratch
@@ -89,17 +90,12 @@ def test_folded_policy_acts_on_raw_observations(tiny_config: Path, tmp_path: Pat
     """The saved expert (normalisation folded in) acts like the VecNormalize-wrapped policy."""
     from stable_baselines3 import PPO
 
-    from baselines.experts.train import TrainConfig, _load, checkpoint_paths, make_vec_env, train
+    from baselines.experts.train import TrainConfig, _load, make_vec_env, train
 
-    train(
-        load_suite("hopper-v1").test[0],
-        TrainConfig.load(tiny_config, total_steps=512),
-        tmp_path,
-        progress=False,
-        log=lambda _: None,
-    )
+    config = TrainConfig.load(tiny_config, total_steps=512)
+    train(load_suite("hopper-v1").test[0], config, tmp_path, progress=False, log=lambda _: None)
     venv = make_vec_env([load_suite().nominal], 1, 0)
-    model, vecnorm = _load(*checkpoint_paths(tmp_path, "best"), venv)
+    model, vecnorm = _load(tmp_path, "best", venv, config)
     vecnorm.training = False
     expert = PPO.load(tmp_path / "best.zip", device="cpu")
     env = gym.make(ENV_ID)

@@ -1,9 +1,9 @@
 """Between SB3 zips and the shipped expert format (:mod:`metail_envs.expert_policy`).
 
-The training stage writes SB3 zips (``expert_data/training/<key>/expert.zip``: our own output,
-trusted, read only by the pipeline); the data stage converts each into ``experts/<key>.pt``
-(tensors only) plus its architecture, which is what the benchmark loads. The way back, for
-people who want an SB3 model (to fine-tune it with PPO, say)::
+The training stage writes SB3 zips (``expert_data/training/<key>/expert.zip``, read by the
+pipeline only, and weights-only: :mod:`baselines.experts.ppo_files`); the data stage converts each
+into ``experts/<key>.pt`` (tensors only) plus its architecture, which is what the benchmark loads.
+The way back, for people who want an SB3 model (to fine-tune it with PPO, say)::
 
     metail convert-expert --task hopper-v1/test/03 --out test03.zip
 
@@ -24,6 +24,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+from baselines.experts.ppo_files import SpacesOnly
 from metail_envs.expert_policy import (
     ARCH_TYPE,
     ExpertFormatError,
@@ -78,16 +79,16 @@ def sb3_to_plain(model: Any) -> tuple[dict[str, Any], dict[str, Any]]:
 
 
 def write_plain(model_or_zip: Any, path: str | Path) -> dict[str, Any]:
-    """Convert an SB3 model (or the path of its zip: our own training output) to ``path``
-    (a weights-only file, written atomically and byte-for-byte reproducibly). Returns the
-    architecture (for the manifest)."""
+    """Convert an SB3 model (or the path of its zip, whose tensors are read weights-only) to
+    ``path`` (a weights-only file, written atomically and byte-for-byte reproducibly). Returns
+    the architecture (for the manifest)."""
     import torch
 
     model = model_or_zip
     if isinstance(model_or_zip, (str, Path)):
-        from stable_baselines3 import PPO
+        from baselines.experts.ppo_files import load_policy
 
-        model = PPO.load(model_or_zip, device="cpu")  # trusted: the pipeline's own zip
+        model = load_policy(model_or_zip)
     sd, arch = sb3_to_plain(model)
     buf = io.BytesIO()  # in memory: the archive's inner name does not depend on the file name
     torch.save(sd, buf)
@@ -104,7 +105,7 @@ def plain_to_sb3(path: str | Path, arch: dict[str, Any], out: str | Path) -> Pat
     sd = read_state_dict(path, arch)
     low = np.asarray(arch["action_low"], dtype=np.float32)
     high = np.asarray(arch["action_high"], dtype=np.float32)
-    env = _SpacesOnly(
+    env = SpacesOnly(
         gym.spaces.Box(-np.inf, np.inf, (arch["obs_dim"],), np.float64),
         gym.spaces.Box(low, high, dtype=np.float32),
     )
@@ -119,20 +120,6 @@ def plain_to_sb3(path: str | Path, arch: dict[str, Any], out: str | Path) -> Pat
     out.parent.mkdir(parents=True, exist_ok=True)
     model.save(out)
     return out if out.suffix == ".zip" else out.with_name(out.name + ".zip")
-
-
-class _SpacesOnly(gym.Env):
-    """Just the two spaces SB3 needs to build a PPO (it never steps this environment)."""
-
-    def __init__(self, observation_space: gym.spaces.Box, action_space: gym.spaces.Box) -> None:
-        self.observation_space, self.action_space = observation_space, action_space
-
-    def reset(self, *, seed: int | None = None, options: Any = None) -> tuple[np.ndarray, dict]:
-        super().reset(seed=seed)
-        return np.zeros(self.observation_space.shape), {}
-
-    def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict]:
-        return np.zeros(self.observation_space.shape), 0.0, True, False, {}
 
 
 def export_sb3(task: str, out: str | Path, data_dir: str | Path | None = None) -> Path:

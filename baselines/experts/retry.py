@@ -283,12 +283,11 @@ def _choose(
 
 
 def _score(expert: Path, task: Task, episodes: int) -> dict[str, Any]:
-    from stable_baselines3 import PPO
-
     from baselines.experts.evaluate import evaluate_policy
+    from baselines.experts.ppo_files import load_policy
     from baselines.experts.train import MAX_STEPS, reliable_return
 
-    policy = PPO.load(expert, device="cpu")  # unpickles: the pipeline's own training output
+    policy = load_policy(expert)  # its tensors, weights-only: nothing unpickled
     rets, lengths = evaluate_policy(policy, task, episodes, seed=CHOICE_SEED)
     return {
         "mean": float(rets.mean()),

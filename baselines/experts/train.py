@@ -4,9 +4,13 @@ One run lives in one directory::
 
     state.json              config, task(s), steps done, best evaluation, wall time, done flag
     progress.csv            one row per checkpoint: steps, wall time, evaluation, training return
-    last.zip, last_vecnormalize.pkl        the latest checkpoint (PPO with optimizer + VecNormalize)
-    best_ckpt.zip, best_vecnormalize.pkl   the best evaluated checkpoint, resumable / fine-tunable
+    last.zip, last.json     the latest checkpoint: PPO tensors (policy, optimizer) + the rest
+    best_ckpt.zip, best_ckpt.json          the best evaluated checkpoint, resumable / fine-tunable
     best.zip                the best evaluated policy with VecNormalize folded in: the expert
+
+A checkpoint is an ordinary SB3 zip, of which only the tensors are read (weights-only), and a JSON
+file with VecNormalize's statistics and the step counters (:mod:`baselines.experts.ppo_files`):
+loading one runs no code from it. The model is rebuilt from the run's config.
 
 Every ``checkpoint_every`` steps the run evaluates the policy it would ship (normalisation folded
 into the first layers, acting on raw observations, deterministic actions) and checkpoints, so an
@@ -312,27 +316,57 @@ def _sb3_save(obj: Any) -> Callable[[Path], None]:
     return write
 
 
+CHECKPOINTS = {"last": ("last.zip", "last.json"), "best": ("best_ckpt.zip", "best_ckpt.json")}
+LEGACY_PICKLES = {"last": "last_vecnormalize.pkl", "best": "best_vecnormalize.pkl"}
+"""The pickled VecNormalize of a checkpoint written before the JSON format: refused, never
+read (``python -m baselines.experts.migrate_checkpoints`` converts a run you made yourself)."""
+
+
 def checkpoint_paths(run_dir: str | Path, which: str = "last") -> tuple[Path, Path]:
-    """The (model zip, VecNormalize pickle) of a run's ``"last"`` or ``"best"`` checkpoint."""
-    d = Path(run_dir)
-    if which == "last":
-        return d / "last.zip", d / "last_vecnormalize.pkl"
-    if which == "best":
-        return d / "best_ckpt.zip", d / "best_vecnormalize.pkl"
-    raise ValueError(f"which must be 'last' or 'best', got {which!r}")
+    """The (SB3 zip, JSON state) of a run's ``"last"`` or ``"best"`` checkpoint."""
+    if which not in CHECKPOINTS:
+        raise ValueError(f"which must be 'last' or 'best', got {which!r}")
+    return tuple(Path(run_dir) / name for name in CHECKPOINTS[which])
 
 
-def _load(zip_path: Path, pkl_path: Path, venv):
-    from stable_baselines3 import PPO
-    from stable_baselines3.common.vec_env import VecNormalize
+def _load(run_dir: Path, which: str, venv, config: TrainConfig):
+    """A run's checkpoint as (PPO, VecNormalize): a PPO built from ``config`` with the zip's
+    policy and optimizer tensors (read weights-only), VecNormalize and the counters from the
+    JSON. No pickle is read; a checkpoint still in the pickle format is refused by name."""
+    from baselines.experts.ppo_files import (
+        WHY,
+        CheckpointError,
+        check_policy,
+        load_tensors,
+        make_vecnormalize,
+        read_state,
+        read_zip,
+        restore_counters,
+    )
 
-    for p in (zip_path, pkl_path):
-        if not p.exists():
-            raise FileNotFoundError(f"checkpoint file {p} is missing")
-    vecnorm = VecNormalize.load(str(pkl_path), venv)
-    vecnorm.training = True
-    model = PPO.load(zip_path, env=vecnorm, device="cpu")  # unpickles: this run's own state
+    zip_path, state_path = checkpoint_paths(run_dir, which)
+    legacy = Path(run_dir) / LEGACY_PICKLES[which]
+    if not state_path.exists() and legacy.exists():
+        raise CheckpointError(
+            f"{legacy} is a pickled VecNormalize, the checkpoint format before {state_path.name}: "
+            f"it is never loaded ({WHY}). If you made this run yourself, convert it once with "
+            f"`python -m baselines.experts.migrate_checkpoints {run_dir}`; else start it again"
+        )
+    contents = read_zip(zip_path, optimizer=True)
+    state = read_state(state_path, zip_path)
+    check_policy(contents, config.ppo_kwargs()["policy_kwargs"])
+    vecnorm = make_vecnormalize(venv, state, state_path)
+    model = _new_model(vecnorm, config)
+    load_tensors(model, contents)
+    restore_counters(model, state)
     return model, vecnorm
+
+
+def _new_model(vecnorm, config: TrainConfig):
+    """A PPO as the config describes it, on ``vecnorm`` (fresh weights)."""
+    from stable_baselines3 import PPO
+
+    return PPO("MlpPolicy", vecnorm, seed=config.seed, device="cpu", **config.ppo_kwargs())
 
 
 def reliable_return(returns: np.ndarray, lengths: np.ndarray) -> float:
@@ -342,19 +376,30 @@ def reliable_return(returns: np.ndarray, lengths: np.ndarray) -> float:
 
 
 def _load_expert(path: Path, venv, config: TrainConfig):
-    """An expert file (normalisation folded in) as a PPO on raw observations; rewards are still
-    normalised (fresh statistics), as its critic was trained on normalised returns."""
-    from stable_baselines3 import PPO
+    """An expert file (an SB3 zip, normalisation folded in) as a PPO on raw observations: built
+    from ``config``, with the zip's policy and optimizer tensors (read weights-only). Rewards
+    are still normalised (fresh statistics), as its critic was trained on normalised returns."""
     from stable_baselines3.common.vec_env import VecNormalize
 
-    if not path.exists():
-        raise FileNotFoundError(f"expert file {path} is missing")
+    from baselines.experts.ppo_files import check_policy, load_tensors, read_zip
+
+    contents = read_zip(path, optimizer=True)
+    check_policy(contents, config.ppo_kwargs()["policy_kwargs"])
     vecnorm = VecNormalize(venv, gamma=config.ppo.get("gamma", 0.99), norm_obs=False)
-    custom = {k: config.ppo[k] for k in ("learning_rate", "gamma", "n_epochs") if k in config.ppo}
-    model = PPO.load(path, env=vecnorm, device="cpu", custom_objects=custom)
-    model.num_timesteps, model._episode_num = 0, 0
-    _reset_log_std(model, config.init_log_std)
+    model = _new_model(vecnorm, config)
+    load_tensors(model, contents)
+    _fresh_start(model, config)
     return model, vecnorm
+
+
+def _fresh_start(model, config: TrainConfig) -> None:
+    """A fine-tune starts at step 0, its exploration reset, logging its own episodes only."""
+    from collections import deque
+
+    model.num_timesteps, model._episode_num = 0, 0
+    model.ep_info_buffer = deque(maxlen=model._stats_window_size)
+    model.ep_success_buffer = deque(maxlen=model._stats_window_size)
+    _reset_log_std(model, config.init_log_std)
 
 
 def _read_csv(path: Path) -> list[dict[str, str]]:
@@ -506,25 +551,37 @@ def _load_or_init(
 ):
     """The (PPO, VecNormalize) a run starts from: its last checkpoint when resumed, else the
     expert file or run directory ``init_from``, else a fresh one."""
-    from stable_baselines3 import PPO
     from stable_baselines3.common.vec_env import VecNormalize
 
-    last_zip, last_pkl = checkpoint_paths(out_dir, "last")
-    if resume and last_zip.exists():
-        model, vecnorm = _load(last_zip, last_pkl, venv)
+    last_zip, last_state = checkpoint_paths(out_dir, "last")
+    legacy = out_dir / LEGACY_PICKLES["last"]
+    if resume and (last_zip.exists() or last_state.exists() or legacy.exists()):
+        model, vecnorm = _load(out_dir, "last", venv, config)
         log(f"{out_dir}: resuming at step {model.num_timesteps}")
     elif init_from is not None and Path(init_from).suffix == ".zip":
         model, vecnorm = _load_expert(Path(init_from), venv, config)
         log(f"{out_dir}: starting from the expert {init_from}")
     elif init_from is not None:
-        model, vecnorm = _load(*checkpoint_paths(init_from, "best"), venv)
-        model.num_timesteps, model._episode_num = 0, 0
-        _reset_log_std(model, config.init_log_std)
+        _check_run_dir(Path(init_from))
+        model, vecnorm = _load(Path(init_from), "best", venv, config)
+        _fresh_start(model, config)
         log(f"{out_dir}: starting from {init_from}")
     else:
         vecnorm = VecNormalize(venv, gamma=config.ppo.get("gamma", 0.99), **config.normalize)
-        model = PPO("MlpPolicy", vecnorm, seed=config.seed, device="cpu", **config.ppo_kwargs())
+        model = _new_model(vecnorm, config)
     return model, vecnorm
+
+
+def _check_run_dir(path: Path) -> None:
+    """``init_from`` that is not an expert zip must be a run directory."""
+    from baselines.experts.ppo_files import refuse_pickle
+
+    refuse_pickle(path)
+    if not path.is_dir():
+        raise ValueError(
+            f"init_from must be a run directory (its best checkpoint starts the run) or an "
+            f"expert .zip, got {path}"
+        )
 
 
 def _learn(model, config: TrainConfig, chunk: int, callback) -> None:
@@ -564,8 +621,16 @@ def _keep_best(out_dir: Path, model, vecnorm, state: dict[str, Any], value: floa
     if value > state["best_mean"]:
         state["best_mean"], state["best_steps"] = value, steps
         export_expert(model, vecnorm, out_dir / "best.zip")
-        atomic_write(out_dir / "best_ckpt.zip", _sb3_save(model))
-        atomic_write(out_dir / "best_vecnormalize.pkl", _sb3_save(vecnorm))
+        _save_checkpoint(out_dir, "best", model, vecnorm)
+
+
+def _save_checkpoint(out_dir: Path, which: str, model, vecnorm) -> None:
+    """The zip (tensors; an ordinary SB3 zip), then its JSON state, which names the zip's sha256."""
+    from baselines.experts.ppo_files import write_state
+
+    zip_path, state_path = checkpoint_paths(out_dir, which)
+    atomic_write(zip_path, _sb3_save(model))
+    write_state(state_path, model, vecnorm, zip_path)
 
 
 def _progress_row(state: dict[str, Any], ev: _Evaluation, model) -> dict[str, Any]:
@@ -597,9 +662,7 @@ def _checkpoint(out_dir: Path, model, vecnorm, state: dict[str, Any], rows: list
     """SB3's ``CheckpointCallback`` step: progress.csv, the last checkpoint, then state.json
     (written last, so a state never names a checkpoint that is not on disk)."""
     _write_csv(out_dir / "progress.csv", rows)
-    last_zip, last_pkl = checkpoint_paths(out_dir, "last")
-    atomic_write(last_zip, _sb3_save(model))
-    atomic_write(last_pkl, _sb3_save(vecnorm))
+    _save_checkpoint(out_dir, "last", model, vecnorm)
     write_json_atomic(out_dir / "state.json", state)
 
 
@@ -644,9 +707,10 @@ def _result(out_dir: Path, state: dict[str, Any]) -> TrainResult:
 
 
 def drop_checkpoints(run_dir: str | Path) -> None:
-    """Delete a finished run's resumable checkpoints, keeping best.zip, state and progress."""
-    for which in ("last", "best"):
-        for p in checkpoint_paths(run_dir, which):
+    """Delete a finished run's resumable checkpoints (and pickles of the format before), keeping
+    best.zip, state and progress."""
+    for which in CHECKPOINTS:
+        for p in (*checkpoint_paths(run_dir, which), Path(run_dir) / LEGACY_PICKLES[which]):
             Path(p).unlink(missing_ok=True)
 
 
