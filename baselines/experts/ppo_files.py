@@ -47,6 +47,8 @@ ACTIVATIONS = {
 }
 """How SB3's ``data`` names the activations the pipeline builds (``TrainConfig.ppo_kwargs``)."""
 WHY = "loading a pickle runs whatever code it holds"
+_POLICY_KWARGS = {":type:", ":serialized:", "net_arch", "activation_fn"}
+"""The keys of a plain MlpPolicy's ``policy_kwargs`` in ``data`` (SB3's two, then its items)."""
 
 
 class CheckpointError(ValueError):
@@ -114,12 +116,7 @@ def policy_spec(contents: ZipContents) -> dict[str, Any]:
     """``{"pi": [...], "vf": [...], "activation": "tanh" | "relu"}`` from the plain text of the
     zip's ``policy_kwargs`` (an ``MlpPolicy`` with default options only)."""
     kw = contents.data.get("policy_kwargs")
-    if not isinstance(kw, dict) or set(kw) - {
-        ":type:",
-        ":serialized:",
-        "net_arch",
-        "activation_fn",
-    }:
+    if not isinstance(kw, dict) or set(kw) - _POLICY_KWARGS:
         raise CheckpointError(
             f"{contents.path}: policy_kwargs must hold net_arch and activation_fn only, got "
             f"{sorted(kw) if isinstance(kw, dict) else kw!r}"
