@@ -20,8 +20,11 @@ exactly the ``inner_steps`` steps, with the rates, that ``L_ML`` trained through
 The gradient of ``L_ML`` goes through the inner steps unless ``first_order``. Both terms and
 their sum are logged every ``log_every`` iterations (``agent.log``, saved in the checkpoint's
 ``agent.json``). ``ml_weight=0`` is pooled BC (the rates then never move); a large
-``ml_weight`` approaches MAML-BC. λ (``ml_weight``) and the inner loop are config fields; their
-defaults are not tuned yet.
+``ml_weight`` approaches MAML-BC. The support draw (``p_short``: half of the supports are the
+protocol's short-track windows) was chosen on held-out training tasks through ``metail validate``
+(``results/validation/v2/``, docs/baselines.md): with whole-demonstration supports only, the
+3-step inner loop had never seen an episode-start window and made every short-track job worse
+than K=0.
 """
 
 from __future__ import annotations

@@ -396,8 +396,8 @@ def test_short_supports_are_the_protocols_windows_and_queries_whole_other_demos(
 
 
 def test_p_short_zero_draws_whole_demo_supports_as_before(train_demos):
-    """p_short=0 (the shipped configs) draws nothing extra: the batches of an older checkpoint's
-    meta-training are drawn unchanged (the draw order before p_short existed, written out)."""
+    """p_short=0 draws nothing extra: the batches of a checkpoint meta-trained before p_short
+    existed are drawn unchanged (the draw order before p_short existed, written out)."""
     from baselines.batches import load_tasks, stack_rows
 
     agent = MAMLBCAgent(config="small", p_short=0.0)
