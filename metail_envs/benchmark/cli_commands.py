@@ -85,6 +85,11 @@ def evaluate_arguments(p: argparse.ArgumentParser) -> None:
         help="meta-train the missing checkpoints under --out and stop (no result files); a "
         "later run with the same agents, seeds and training data reuses them",
     )
+    _smoke_arguments(p)
+
+
+def _smoke_arguments(p: argparse.ArgumentParser) -> None:
+    """The protocol settings a smoke run may shrink (flagged on the leaderboard)."""
     smoke = p.add_argument_group("non-standard settings (smoke runs; flagged on the leaderboard)")
     smoke.add_argument("--k-values", type=int, nargs="+", default=list(K_VALUES), metavar="K")
     smoke.add_argument("--tracks", nargs="+", choices=TRACKS, default=list(TRACKS))
