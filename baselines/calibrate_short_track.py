@@ -20,6 +20,7 @@ import argparse
 import json
 import shutil
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -70,13 +71,25 @@ def _scores(out: Path, agent: str, k: int) -> np.ndarray:
     return np.array(rows, dtype=np.float64)
 
 
+@dataclass(frozen=True)
+class Grid:
+    """The settings calibrated (window lengths T x window starts), the K values and the agent
+    seeds each setting is scored with."""
+
+    seeds: tuple[int, ...] = (0, 1, 2)
+    windows: tuple[int, ...] = (25, 50, 100)
+    starts: tuple[str, ...] = ("start", "offset")
+    k_values: tuple[int, ...] = (1, 5)
+
+    def settings(self) -> list[tuple[int, str]]:
+        """Every (T, start), in order."""
+        return [(window, start) for window in self.windows for start in self.starts]
+
+
 def calibrate(
     out: str | Path,
+    grid: Grid = Grid(),
     *,
-    seeds: Sequence[int] = (0, 1, 2),
-    windows: Sequence[int] = (25, 50, 100),
-    starts: Sequence[str] = ("start", "offset"),
-    k_values: Sequence[int] = (1, 5),
     workers: int | None = None,
     data_dir: str | Path | None = None,
     progress: bool = True,
@@ -96,20 +109,19 @@ def calibrate(
     agents = [AgentSpec(name, kwargs.get(name, {}), name) for name in (FLOOR, *PRIORS)]
     out = Path(out)
     first: Path | None = None
-    for window in windows:
-        for start in starts:
-            run = out / f"{window}-{start}"
-            if first is not None:
-                _share_checkpoints(first, run)
-            with warnings.catch_warnings():
-                warnings.filterwarnings("ignore", ".*below the protocol's minimum")
-                evaluate(
-                    agents, out=run, seeds=list(seeds), workers=workers, resume=True,
-                    config=setting_config(window, start, k_values, **config_overrides),
-                    data_dir=data_dir, progress=progress,
-                )  # fmt: skip
-            first = first or run
-    return tabulate(out, seeds, windows, starts, k_values, data_dir)
+    for window, start in grid.settings():
+        run = out / f"{window}-{start}"
+        if first is not None:
+            _share_checkpoints(first, run)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", ".*below the protocol's minimum")
+            evaluate(
+                agents, out=run, seeds=list(grid.seeds), workers=workers, resume=True,
+                config=setting_config(window, start, grid.k_values, **config_overrides),
+                data_dir=data_dir, progress=progress,
+            )  # fmt: skip
+        first = first or run
+    return tabulate(out, grid, data_dir)
 
 
 def _complete(run: Path, seeds: Sequence[int]) -> bool:
@@ -118,12 +130,7 @@ def _complete(run: Path, seeds: Sequence[int]) -> bool:
 
 
 def tabulate(
-    out: str | Path,
-    seeds: Sequence[int] = (0, 1, 2),
-    windows: Sequence[int] = (25, 50, 100),
-    starts: Sequence[str] = ("start", "offset"),
-    k_values: Sequence[int] = (1, 5),
-    data_dir: str | Path | None = None,
+    out: str | Path, grid: Grid = Grid(), data_dir: str | Path | None = None
 ) -> dict[str, Any]:
     """The table of every setting whose runs are complete (the others are listed as pending),
     written to ``OUT/calibration.json`` and ``OUT/calibration.md``."""
@@ -132,20 +139,19 @@ def tabulate(
 
     out = Path(out)
     rows, pending = [], []
-    for window in windows:
-        for start in starts:
-            run = out / f"{window}-{start}"
-            if not _complete(run, seeds):
-                pending.append(f"{window}-{start}")
-                continue
-            for agent in (FLOOR, *PRIORS):
-                for k in k_values:
-                    s = summarise(_scores(run, agent, k))
-                    rows.append({"window": window, "start": start, "agent": agent, "k": k,
-                                 "iqm": s["iqm"], "iqm_ci": s["iqm_ci"]})  # fmt: skip
+    for window, start in grid.settings():
+        run = out / f"{window}-{start}"
+        if not _complete(run, grid.seeds):
+            pending.append(f"{window}-{start}")
+            continue
+        for agent in (FLOOR, *PRIORS):
+            for k in grid.k_values:
+                s = summarise(_scores(run, agent, k))
+                rows.append({"window": window, "start": start, "agent": agent, "k": k,
+                             "iqm": s["iqm"], "iqm_ci": s["iqm_ci"]})  # fmt: skip
     data_hash = data.data_hash(load_suite(), data_dir=data_dir)
-    table = {"seeds": list(seeds), "data_hash": data_hash, "rows": rows, "pending": pending,
-             "choice": choose(rows, min(k_values))}  # fmt: skip
+    table = {"seeds": list(grid.seeds), "data_hash": data_hash, "rows": rows, "pending": pending,
+             "choice": choose(rows, min(grid.k_values))}  # fmt: skip
     out.mkdir(parents=True, exist_ok=True)
     (out / "calibration.json").write_text(json.dumps(table, indent=1) + "\n")
     (out / "calibration.md").write_text(markdown(table) + "\n")
@@ -208,10 +214,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     """The options of ``metail calibrate-short-track`` and
     ``python -m baselines.calibrate_short_track``."""
     p.add_argument("--out", default="results/calibration", help="settings and table go here")
-    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="agent seeds")
-    p.add_argument("--windows", type=int, nargs="+", default=[25, 50, 100], help="window lengths T")
-    p.add_argument("--starts", nargs="+", default=["start", "offset"], help="where windows start")
-    p.add_argument("--k-values", type=int, nargs="+", default=[1, 5], help="K values scored")
+    grid = Grid()
+    p.add_argument("--seeds", type=int, nargs="+", default=list(grid.seeds), help="agent seeds")
+    p.add_argument("--windows", type=int, nargs="+", default=list(grid.windows), help="lengths T")
+    p.add_argument("--starts", nargs="+", default=list(grid.starts), help="where windows start")
+    p.add_argument("--k-values", type=int, nargs="+", default=list(grid.k_values), help="K scored")
     p.add_argument("--workers", type=int, help="parallel evaluation workers")
     p.add_argument("--data-dir", help="default: METAIL_DATA_DIR or expert_data/")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -221,14 +228,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(a: argparse.Namespace) -> int:
     """Score every setting (or, with ``--tabulate``, only read the finished ones); print the
     table."""
+    grid = Grid(tuple(a.seeds), tuple(a.windows), tuple(a.starts), tuple(a.k_values))
     if a.tabulate:
-        args = (a.out, a.seeds, a.windows, a.starts, a.k_values, a.data_dir)
-        print(markdown(tabulate(*args)))
+        print(markdown(tabulate(a.out, grid, a.data_dir)))
         return 0
     table = calibrate(
-        a.out, seeds=a.seeds, windows=a.windows, starts=a.starts, k_values=a.k_values,
-        workers=a.workers, data_dir=a.data_dir, progress=not a.no_progress,
-    )  # fmt: skip
+        a.out, grid, workers=a.workers, data_dir=a.data_dir, progress=not a.no_progress
+    )
     print(markdown(table))
     return 0
 

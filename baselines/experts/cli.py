@@ -75,11 +75,8 @@ def train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", type=Path, help="run directory (default runs/experts/<task>)")
     p.add_argument("--data-dir", type=Path, help="--all: default METAIL_DATA_DIR or expert_data/")
     p.add_argument("--init-from", type=Path, help="start from this run's best checkpoint")
-    p.add_argument(
-        "--observe-context",
-        action="store_true",
-        help="observe the task parameters (a privileged, task-conditioned expert)",
-    )
+    observe = "observe the task parameters (a privileged, task-conditioned expert)"
+    p.add_argument("--observe-context", action="store_true", help=observe)
     p.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_executor_arguments(p, "--all: parallel trainings (default 1 locally, all CPUs on Ray)")

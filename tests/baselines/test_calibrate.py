@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 
-from baselines.calibrate_short_track import EXPERT_GAP_MIN, FLOOR_MAX, calibrate, choose
+from baselines.calibrate_short_track import EXPERT_GAP_MIN, FLOOR_MAX, Grid, calibrate, choose
 
 
 def test_calibration_scores_every_setting(tiny_data_dir, suite, tmp_path):
     table = calibrate(
-        tmp_path, seeds=[0], windows=(5, 10), starts=("start", "offset"), k_values=(1,),
+        tmp_path, Grid(seeds=(0,), windows=(5, 10), starts=("start", "offset"), k_values=(1,)),
         workers=1, data_dir=tiny_data_dir, progress=False,
         agent_kwargs={"single_task_bc": {"config": "small"}, "bc": {"config": "small"}},
         tasks=(suite.test[0].id,), train_tasks=tuple(t.id for t in suite.train[:2]),
