@@ -1,8 +1,8 @@
 """``metail tuning-table``: the Markdown table of some ``metail validate`` runs (the tuning
 table of docs/baselines.md), read from their committed JSON files.
 
-Per run: the agent, the kwargs it was given, the IQM over its tasks and seeds of every protocol
-condition, how many (task, seed) scores at K>0 fell below the same task's K=0 (adaptation that
+Per run: the agent, the kwargs it was given, the IQM (and mean) over its tasks and seeds of every
+protocol condition, how many (task, seed) scores at K>0 fell below the same task's K=0 (adaptation that
 hurt), and its meta-training and mean adaptation times::
 
     metail tuning-table results/validation/v2/*.json
@@ -36,7 +36,7 @@ def table(paths: Sequence[str | Path]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for path, doc in runs:
         summary = doc["summary"]
-        cells = [f"{summary[label]['iqm']:.1f}" if label in summary else "" for label in labels]
+        cells = [_cell(summary.get(label)) for label in labels]
         rows = doc["rows"]
         lines.append(
             "| " + " | ".join([
@@ -46,6 +46,11 @@ def table(paths: Sequence[str | Path]) -> str:
             ]) + " |"
         )  # fmt: skip
     return "\n".join(lines)
+
+
+def _cell(summary: dict[str, float] | None) -> str:
+    """``IQM (mean)`` of one condition, or empty if the run did not score it."""
+    return "" if summary is None else f"{summary['iqm']:.1f} ({summary['mean']:.1f})"
 
 
 def _below_k0(rows: Sequence[dict[str, Any]]) -> str:

@@ -43,7 +43,9 @@ def test_tuning_table_reads_validate_runs(tiny_data_dir, tmp_path):
     assert header.split(" | ")[3:5] == ["full K=1", "K=0"]
     cells = row.strip("| ").split(" | ")
     assert cells[:2] == ["maml-small", "baselines.maml_bc:MAMLBCAgent"]
-    assert float(cells[3]) == pytest.approx(result["summary"]["full K=1"]["iqm"], abs=0.05)
+    iqm, mean = cells[3].split()
+    assert float(iqm) == pytest.approx(result["summary"]["full K=1"]["iqm"], abs=0.05)
+    assert float(mean.strip("()")) == pytest.approx(result["summary"]["full K=1"]["mean"], abs=0.05)
     k0 = {r["task"]: r["score"] for r in result["rows"] if r["k"] == 0}
     below = sum(r["score"] < k0[r["task"]] for r in result["rows"] if r["k"] == 1)
     assert cells[5] == f"{below}/2"
