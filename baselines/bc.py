@@ -17,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -25,7 +25,7 @@ from torch import nn
 
 from baselines.base import TorchAgent, adapt_stats, env_spaces, frozen_copy, seed_all
 from baselines.batches import as_tensors, pairs
-from baselines.config import AgentConfig
+from baselines.config import AgentConfig, MLPConfig
 from baselines.nets import MeanActionPolicy, ObsNormalizer
 from metail_envs.benchmark import Policy
 
@@ -48,13 +48,10 @@ class FinetuneConfig(AgentConfig):
 
 
 @dataclasses.dataclass(frozen=True)
-class BCConfig(FinetuneConfig):
+class BCConfig(FinetuneConfig, MLPConfig):
     """Pooled BC: the network, imitation's BC meta-training, and (inherited) the fine-tune."""
 
     file: ClassVar[str] = "bc"
-    hidden: tuple[int, ...]
-    """Widths of the policy MLP's hidden layers."""
-    activation: Literal["tanh", "relu", "elu"]
     batch_size: int
     """Pooled (obs, action) pairs per batch of meta-training (imitation's BC)."""
     lr: float
@@ -68,7 +65,6 @@ class BCConfig(FinetuneConfig):
     def check(self) -> None:
         super().check()
         self.require_positive("batch_size", "lr", "n_batches")
-        self.require("hidden", all(h > 0 for h in self.hidden), "positive layer widths")
 
 
 def make_policy(hidden: Sequence[int], activation: str = "tanh") -> nn.Module:

@@ -141,3 +141,17 @@ def _coerce(name: str, value: Any, hint: Any) -> Any:
     if not ok[hint]:
         raise TypeError(f"{name}={value!r} must be of type {hint.__name__}")
     return float(value) if hint is float else value
+
+
+@dataclasses.dataclass(frozen=True)
+class MLPConfig(AgentConfig):
+    """A config with a policy MLP (mixed into the agents' configs that have one)."""
+
+    hidden: tuple[int, ...]
+    """Widths of the MLP's hidden layers."""
+    activation: Literal["tanh", "relu", "elu"]
+    """The MLP's nonlinearity."""
+
+    def check(self) -> None:
+        super().check()
+        self.require("hidden", all(h > 0 for h in self.hidden), "positive layer widths")

@@ -42,6 +42,7 @@ from torch import Tensor, nn
 
 from baselines.base import TorchAgent, adapt_stats, env_dims, frozen_copy, seed_all
 from baselines.bc import FinetuneConfig, finetune
+from baselines.config import MLPConfig
 from baselines.nets import ObsNormalizer, mlp
 from metail_envs.benchmark import Policy
 
@@ -196,7 +197,7 @@ class EpisodeHistory:
 
 
 @dataclasses.dataclass(frozen=True)
-class HistoryBCConfig(FinetuneConfig):
+class HistoryBCConfig(FinetuneConfig, MLPConfig):
     """The window, the MLP and its training, and (inherited) BC's fine-tuning budget for K>0."""
 
     file: ClassVar[str] = "history_bc"
@@ -205,10 +206,6 @@ class HistoryBCConfig(FinetuneConfig):
     """H: steps of the own episode the policy reads (the current one included)."""
     prev_actions: bool
     """Whether the previous actions are inputs (else observations only)."""
-    hidden: tuple[int, ...]
-    """Widths of the MLP's hidden layers."""
-    activation: Literal["tanh", "relu", "elu"]
-    """The MLP's nonlinearity."""
     batch_size: int
     """Windows per Adam batch of meta-training (every demonstrated step equally likely)."""
     lr: float
@@ -223,7 +220,6 @@ class HistoryBCConfig(FinetuneConfig):
         super().check()
         self.require_positive("history", "batch_size", "lr", "n_batches", "grad_clip")
         self.require_positive("log_every")
-        self.require("hidden", all(h > 0 for h in self.hidden), "positive layer widths")
 
 
 class HistoryNet(nn.Module):

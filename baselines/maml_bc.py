@@ -50,6 +50,7 @@ from tqdm.auto import tqdm
 from baselines.base import TorchAgent, adapt_stats, env_dims, frozen_copy, seed_all
 from baselines.batches import TaskDemos, as_tensors, load_tasks, pooled_obs, stack_rows
 from baselines.bc import FinetuneConfig, finetune
+from baselines.config import MLPConfig
 from baselines.nets import GaussianPolicy, MeanActionPolicy, bc_loss
 from metail_envs.benchmark import Policy
 from metail_envs.benchmark import protocol as P
@@ -58,14 +59,12 @@ Params = dict[str, Tensor]
 
 
 @dataclasses.dataclass(frozen=True)
-class MAMLBCConfig(FinetuneConfig):
+class MAMLBCConfig(FinetuneConfig, MLPConfig):
     """MAML-BC: the policy network, the inner loop, meta-training, and the test-time mode
     (with BC's fine-tuning budget, inherited, for ``adaptation="finetune"``)."""
 
     file: ClassVar[str] = "maml_bc"
     adapt_only: ClassVar[tuple[str, ...]] = (*FinetuneConfig.adapt_only, "adaptation")
-    hidden: tuple[int, ...]
-    activation: Literal["tanh", "relu", "elu"]
     init_log_std: float
     min_log_std: float
     loss: Literal["nll", "mse"]
@@ -99,7 +98,6 @@ class MAMLBCConfig(FinetuneConfig):
             "inner_lr", "max_inner_lr", "meta_batch", "max_support_demos", "support_size",
             "query_size", "meta_lr", "meta_iterations", "grad_clip", "log_every",
         )  # fmt: skip
-        self.require("hidden", all(h > 0 for h in self.hidden), "positive layer widths")
         self.require("p_short", 0.0 <= self.p_short <= 1.0, "[0, 1]")
         if self.learn_inner_lr:
             self.require(

@@ -11,24 +11,22 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
 from torch import nn
 
 from baselines.base import TorchAgent, adapt_stats
 from baselines.batches import pairs
 from baselines.bc import fit_mean_action, make_policy, mean_action, normalizer
-from baselines.config import AgentConfig
+from baselines.config import MLPConfig
 from metail_envs.benchmark import Policy
 
 
 @dataclasses.dataclass(frozen=True)
-class SingleTaskBCConfig(AgentConfig):
+class SingleTaskBCConfig(MLPConfig):
     """The network and the fit on the K demos: ``n_batches`` Adam batches of ``batch_size``."""
 
     file: ClassVar[str] = "single_task_bc"
-    hidden: tuple[int, ...]
-    activation: Literal["tanh", "relu", "elu"]
     batch_size: int
     lr: float
     n_batches: int
@@ -37,7 +35,6 @@ class SingleTaskBCConfig(AgentConfig):
         super().check()
         self.require_positive("batch_size", "lr")
         self.require("n_batches", self.n_batches >= 0, ">= 0")
-        self.require("hidden", all(h > 0 for h in self.hidden), "positive layer widths")
 
 
 class SingleTaskBCAgent(TorchAgent):
