@@ -15,7 +15,10 @@ SPECS = {
     "joint": "baselines.joint:JointAgent",
     "conditioned": "baselines.conditioned:ConditionedAgent",
     "single_task_bc": "baselines.single_task_bc:SingleTaskBCAgent",
+    "in_context": "baselines.in_context:InContextAgent",
+    "history_bc": "baselines.history_bc:HistoryBCAgent",
 }
+FINETUNE = {"adaptation": "finetune"}
 
 
 def test_every_baseline_through_evaluate(tiny_data_dir, suite, tmp_path):
@@ -25,16 +28,23 @@ def test_every_baseline_through_evaluate(tiny_data_dir, suite, tmp_path):
         adapt_cap_s=30.0, act_cap_s=5.0, meta_train_cap_s=60.0,
     )  # fmt: skip
     agents = [AgentSpec(spec, {"config": "small"}, name) for name, spec in SPECS.items()]
-    agents.append(  # the meta-learners' second adaptation mode, as `--agent-kwargs` gives it
-        AgentSpec(SPECS["maml_bc"], {"config": "small", "adaptation": "finetune"}, "maml_bc_ft")
-    )
+    meta_learners = ("maml_bc", "joint")
+    modes = [  # the meta-learners' second adaptation mode, as `--adapt-kwargs` gives it
+        AgentSpec(SPECS[name], {"config": "small"}, f"{name}+finetune", FINETUNE)
+        for name in meta_learners
+    ]
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", "1 seeds is below")
-        paths = evaluate(
-            agents, out=tmp_path, seeds=[0], config=config, workers=1,
-            data_dir=tiny_data_dir, progress=False,
-        )  # fmt: skip
-    assert len(paths) == len(agents)
+        run = dict(out=tmp_path, seeds=[0], config=config, workers=1, data_dir=tiny_data_dir)
+        paths = evaluate(agents, progress=False, **run)
+        mode_paths = evaluate(modes, progress=False, **run)  # later: borrows the checkpoints
+    for name, path in zip(meta_learners, mode_paths):
+        base = json.loads((tmp_path / "results" / name / "seed_000.json").read_text())
+        doc = json.loads(path.read_text())
+        assert doc["meta_train"]["time_s"] == base["meta_train"]["time_s"]  # not meta-trained
+        assert doc["agent"]["adapt_kwargs"] == FINETUNE
+    paths += mode_paths
+    assert len(paths) == len(agents) + len(modes)
     for path in paths:
         doc = json.loads(path.read_text())
         assert doc["meta_train"]["status"] == "ok", doc["meta_train"]["error"]
