@@ -177,9 +177,10 @@ class AgentSpec:
     and its leaderboard name.
 
     ``kwargs`` go to the constructor (meta-training); ``adapt_kwargs`` to ``load`` before each
-    adaptation (a test-time mode, e.g. ``{"adaptation": "finetune"}``). Entries of one
-    :func:`~metail_envs.benchmark.evaluate` output that differ only in ``adapt_kwargs`` (and
-    name) share one meta-training per seed.
+    adaptation (a test-time mode, e.g. ``{"adaptation": "finetune"}``). An entry whose
+    checkpoint is missing borrows one already in the output directory that was meta-trained
+    with the same agent, kwargs, seed and training data (under another name or mode), so an
+    evaluation of a second mode after the first meta-trains nothing.
     """
 
     spec: str
