@@ -1,5 +1,6 @@
 """Every baseline end to end through the public evaluation API (``metail evaluate``'s Python
-side): meta-training and adaptation in the runner's worker processes, with the tiny configs."""
+side): meta-training and adaptation in the runner's worker processes, with the tiny configs
+(in_context and history_bc: their own test files)."""
 
 from __future__ import annotations
 
@@ -15,8 +16,6 @@ SPECS = {
     "joint": "baselines.joint:JointAgent",
     "conditioned": "baselines.conditioned:ConditionedAgent",
     "single_task_bc": "baselines.single_task_bc:SingleTaskBCAgent",
-    "in_context": "baselines.in_context:InContextAgent",
-    "history_bc": "baselines.history_bc:HistoryBCAgent",
 }
 FINETUNE = {"adaptation": "finetune"}
 
