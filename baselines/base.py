@@ -18,10 +18,9 @@ from __future__ import annotations
 import copy
 import functools
 import json
-from abc import abstractmethod
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Generic, TypeVar, get_args, get_origin
 
 import numpy as np
 import torch
@@ -31,6 +30,8 @@ from tqdm.auto import tqdm
 from baselines.config import AgentConfig
 from metail_envs.benchmark import Agent
 from metail_envs.benchmark.jobs import seed_everything
+
+C = TypeVar("C", bound=AgentConfig)
 
 ADAPT_STAT_KEYS = ("gradient_steps", "forward_passes", "examples")
 """What an adapted policy's ``adapt_stats`` counts: optimiser steps, network forward passes (one
@@ -80,19 +81,31 @@ def frozen_copy(module: nn.Module) -> nn.Module:
     return out
 
 
-class TorchAgent(Agent):
+class TorchAgent(Agent, Generic[C]):
     """Base class of the baselines: typed config, adaptation budget, state_dict checkpoints.
 
-    Subclasses set ``config_cls`` and ``adaptation_budget``, build their networks in
-    :meth:`build` (from ``self.config`` alone, so :meth:`load` can rebuild them) and keep
-    everything learned in ``self.net``. ``checkpoint_version`` is raised whenever a saved
-    parameter changes meaning, so older checkpoints are refused instead of misread.
+    A subclass names its config class once, as the type argument
+    (``class BCAgent(TorchAgent[BCConfig])``: ``config_cls`` and the type of ``self.config``),
+    sets ``adaptation_budget``, and builds its networks from ``self.config`` alone (so
+    :meth:`load` can rebuild them): with ``make_net`` (``XNet(config)``) or by overriding
+    :meth:`build`. Everything learned is kept in ``self.net``. ``checkpoint_version`` is raised
+    whenever a saved parameter changes meaning, so older checkpoints are refused, not misread.
     """
 
     config_cls: ClassVar[type[AgentConfig]]
+    """The config dataclass: the type argument of ``TorchAgent[...]``."""
+    config: C
     adaptation_budget: ClassVar[str]
     """One line: what ``adapt`` spends on the K demonstrations (shown with the results)."""
+    make_net: ClassVar[Callable[[Any], nn.Module]]
+    """The freshly initialised networks of a config (normalisation at identity)."""
     checkpoint_version: ClassVar[int] = 1
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for base in cls.__dict__.get("__orig_bases__", ()):
+            if get_origin(base) is TorchAgent:
+                (cls.config_cls,) = get_args(base)
 
     def __init__(self, config: str | AgentConfig = "default", **overrides: Any) -> None:
         if isinstance(config, AgentConfig):
@@ -106,9 +119,9 @@ class TorchAgent(Agent):
         self.net: nn.Module | None = None
         self.log: list[dict[str, float]] = []
 
-    @abstractmethod
     def build(self) -> nn.Module:
         """The agent's networks, freshly initialised (normalisation at identity)."""
+        return type(self).make_net(self.config)
 
     def _trained(self) -> nn.Module:
         if self.net is None:

@@ -14,7 +14,6 @@ with every agent that fine-tunes on the K demos (MAML-BC's and joint's ``adaptat
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
@@ -25,50 +24,44 @@ from torch import nn
 
 from baselines.base import TorchAgent, adapt_stats, env_spaces, frozen_copy, seed_all
 from baselines.batches import as_tensors, pairs
-from baselines.config import AgentConfig, MLPConfig
+from baselines.config import (
+    AgentConfig,
+    MLPConfig,
+    NonNegativeInt,
+    PositiveFloat,
+    PositiveInt,
+)
 from baselines.nets import MeanActionPolicy, ObsNormalizer
 from metail_envs.benchmark import Policy
 
 
-@dataclasses.dataclass(frozen=True)
-class FinetuneConfig(AgentConfig):
+class FinetuneConfig(AgentConfig, file="finetune"):
     """The fine-tuning budget on the K demos: ``adapt_batches`` Adam batches of
     ``adapt_batch_size`` pairs at ``adapt_lr`` (squared error of the mean action)."""
 
-    file: ClassVar[str] = "finetune"
     adapt_only: ClassVar[tuple[str, ...]] = ("adapt_batches", "adapt_batch_size", "adapt_lr")
-    adapt_batches: int
-    adapt_batch_size: int
-    adapt_lr: float
-
-    def check(self) -> None:
-        super().check()
-        self.require("adapt_batches", self.adapt_batches >= 0, ">= 0")
-        self.require_positive("adapt_batch_size", "adapt_lr")
+    adapt_batches: NonNegativeInt
+    adapt_batch_size: PositiveInt
+    adapt_lr: PositiveFloat
 
 
-@dataclasses.dataclass(frozen=True)
-class BCConfig(FinetuneConfig, MLPConfig):
+class BCConfig(FinetuneConfig, MLPConfig, file="bc"):
     """Pooled BC: the network, imitation's BC meta-training, and (inherited) the fine-tune."""
 
-    file: ClassVar[str] = "bc"
-    batch_size: int
+    batch_size: PositiveInt
     """Pooled (obs, action) pairs per batch of meta-training (imitation's BC)."""
-    lr: float
+    lr: PositiveFloat
     l2_weight: float
     """imitation's BC weight decay term."""
     ent_weight: float
     """imitation's BC entropy bonus."""
-    n_batches: int
+    n_batches: PositiveInt
     progress: bool
 
-    def check(self) -> None:
-        super().check()
-        self.require_positive("batch_size", "lr", "n_batches")
 
-
-def make_policy(hidden: Sequence[int], activation: str = "tanh") -> nn.Module:
-    """A fresh SB3 actor-critic policy with normalised features (normaliser at identity)."""
+def make_policy(config: MLPConfig) -> nn.Module:
+    """A fresh SB3 actor-critic policy with normalised features (normaliser at identity), at the
+    config's widths and activation."""
     from imitation.policies.base import NormalizeFeaturesExtractor
     from stable_baselines3.common.policies import ActorCriticPolicy
 
@@ -78,7 +71,8 @@ def make_policy(hidden: Sequence[int], activation: str = "tanh") -> nn.Module:
     return ActorCriticPolicy(
         obs_space, act_space,
         lr_schedule=lambda _: torch.finfo(torch.float32).max,  # BC owns the optimiser
-        net_arch={"pi": list(hidden), "vf": []}, activation_fn=ACTIVATIONS[activation],
+        net_arch={"pi": list(config.hidden), "vf": []},
+        activation_fn=ACTIVATIONS[config.activation],
         features_extractor_class=NormalizeFeaturesExtractor,
         features_extractor_kwargs={"normalize_class": ObsNormalizer},
     )  # fmt: skip
@@ -196,15 +190,11 @@ def mean_action(policy: nn.Module, stats: dict[str, int] | None = None) -> MeanA
     return MeanActionPolicy(functools.partial(action_mean, policy), stats)
 
 
-class BCAgent(TorchAgent):
+class BCAgent(TorchAgent[BCConfig]):
     """Pooled BC (imitation) over all training tasks; adaptation fine-tunes on the K demos."""
 
-    config_cls = BCConfig
-    config: BCConfig
     adaptation_budget = "fine-tune: adapt_batches Adam batches of adapt_batch_size on the K demos"
-
-    def build(self) -> nn.Module:
-        return make_policy(self.config.hidden, self.config.activation)
+    make_net = make_policy
 
     def meta_train(self, demos: Mapping[str, Sequence[Any]], seed: int) -> None:
         c = self.config

@@ -13,9 +13,8 @@ embedding (encoder, policy and no-context embedding trained jointly with Adam).
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar, Literal
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -23,43 +22,40 @@ from torch import Tensor, nn
 
 from baselines.base import TorchAgent, adapt_stats, env_dims, frozen_copy, seed_all
 from baselines.batches import TaskDemos, as_tensors, load_tasks, pooled_obs, stack_rows
-from baselines.config import AgentConfig
+from baselines.config import AgentConfig, LayerWidths, PositiveFloat, PositiveInt, Probability
 from baselines.nets import DemoEncoder, GaussianPolicy, MeanActionPolicy, bc_loss
 from metail_envs.benchmark import Policy
 
 
-@dataclasses.dataclass(frozen=True)
-class ConditionedConfig(AgentConfig):
+class ConditionedConfig(AgentConfig, file="conditioned"):
     """The encoder, the conditioned policy and their meta-training."""
 
-    file: ClassVar[str] = "conditioned"
-    hidden: tuple[int, ...]
-    encoder_hidden: tuple[int, ...]
-    embed_dim: int
+    hidden: LayerWidths
+    """Widths of the conditioned policy's hidden layers."""
+    encoder_hidden: LayerWidths
+    """Widths of the per-pair encoder's hidden layers (its outputs are averaged)."""
+    embed_dim: PositiveInt
+    """Size of the task embedding the policy is conditioned on."""
     activation: Literal["tanh", "relu", "elu"]
     init_log_std: float
     min_log_std: float
+    """The Gaussian policy's initial and smallest log standard deviation."""
     loss: Literal["nll", "mse"]
-    meta_batch: int
-    max_context_demos: int
-    p_no_context: float
-    context_size: int
-    query_size: int
-    lr: float
-    iterations: int
-    grad_clip: float
-    log_every: int
+    """BC loss: negative log-likelihood of the Gaussian, or squared error of its mean."""
+    meta_batch: PositiveInt
+    """Training tasks per iteration."""
+    max_context_demos: PositiveInt
+    """At most this many of a task's demos form its context; the others its query."""
+    p_no_context: Probability
+    """Probability that a task is trained with the no-context embedding (K=0)."""
+    context_size: PositiveInt
+    query_size: PositiveInt
+    """(obs, action) pairs drawn from the context and from the query per task."""
+    lr: PositiveFloat
+    iterations: PositiveInt
+    grad_clip: PositiveFloat
+    log_every: PositiveInt
     progress: bool
-
-    def check(self) -> None:
-        super().check()
-        self.require_positive(
-            "embed_dim", "meta_batch", "max_context_demos", "context_size", "query_size", "lr",
-            "iterations", "grad_clip", "log_every",
-        )  # fmt: skip
-        self.require("p_no_context", 0.0 <= self.p_no_context <= 1.0, "[0, 1]")
-        for name in ("hidden", "encoder_hidden"):
-            self.require(name, all(h > 0 for h in getattr(self, name)), "positive layer widths")
 
 
 class ConditionedNet(nn.Module):
@@ -86,15 +82,11 @@ class ConditionedNet(nn.Module):
         return torch.where(empty[:, None], self.no_context.expand_as(z), z)
 
 
-class ConditionedAgent(TorchAgent):
+class ConditionedAgent(TorchAgent[ConditionedConfig]):
     """Demonstration-conditioned BC policy; adaptation is an encoder forward pass."""
 
-    config_cls = ConditionedConfig
-    config: ConditionedConfig
     adaptation_budget = "one encoder pass over the K demos' pairs, no gradient step"
-
-    def build(self) -> nn.Module:
-        return ConditionedNet(self.config)
+    make_net = ConditionedNet
 
     def sample_batch(self, rng: np.random.Generator, tasks: Sequence[TaskDemos]) -> dict[str, Any]:
         c = self.config

@@ -2,7 +2,7 @@
 
 A config class lists its hyperparameters as typed fields (no defaults in Python: the JSON files
 are the one place for them). A class may extend another (``JointConfig(MAMLBCConfig)``); each
-class in the chain that sets ``file`` contributes its JSON file, parents first, so a child's file
+class in the chain that names a ``file`` contributes its JSON file, parents first, so a child's file
 holds only what it adds or changes. In a file, ``"default"`` holds the defaults and any other
 name (``"small"`` for the tests) overrides some of them; a name is resolved in every file of the
 chain that has it::
@@ -10,7 +10,9 @@ chain that has it::
     MAMLBCConfig.named("small", inner_steps=2)
 
 Values are checked against the field types (JSON lists become tuples, ints are accepted for
-floats) and then by each class's :meth:`AgentConfig.check`; unknown keys are refused with the
+floats), then against the accepted range a field's type carries (``PositiveInt``,
+``Probability``...: the range is declared once, beside the field) and then by each class's
+:meth:`AgentConfig.check` for rules that tie fields together; unknown keys are refused with the
 list of accepted ones.
 """
 
@@ -20,22 +22,52 @@ import dataclasses
 import json
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, ClassVar, Literal, TypeVar, Union, get_args, get_origin
+from typing import Annotated, Any, ClassVar, Literal, TypeVar, Union, get_args, get_origin
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 C = TypeVar("C", bound="AgentConfig")
 
 
 @dataclasses.dataclass(frozen=True)
+class Accepted:
+    """A config field's accepted range, attached to its type with ``Annotated``."""
+
+    text: str
+    """The range as the error message states it."""
+    ok: Callable[[Any], bool]
+
+
+PositiveInt = Annotated[int, Accepted("> 0", lambda v: v > 0)]
+NonNegativeInt = Annotated[int, Accepted(">= 0", lambda v: v >= 0)]
+PositiveFloat = Annotated[float, Accepted("> 0", lambda v: v > 0)]
+NonNegativeFloat = Annotated[float, Accepted(">= 0", lambda v: v >= 0)]
+Probability = Annotated[float, Accepted("[0, 1]", lambda v: 0.0 <= v <= 1.0)]
+LayerWidths = Annotated[
+    tuple[int, ...], Accepted("positive layer widths", lambda v: all(h > 0 for h in v))
+]
+
+
+@typing.dataclass_transform(frozen_default=True)
+@dataclasses.dataclass(frozen=True)
 class AgentConfig:
-    """Base of the agents' configs: loading named configs, type checks, JSON round trip."""
+    """Base of the agents' configs: loading named configs, type checks, JSON round trip.
+
+    A subclass is a frozen dataclass without a decorator, its JSON file named as a class
+    keyword: ``class BCConfig(FinetuneConfig, MLPConfig, file="bc")``.
+    """
 
     file: ClassVar[str | None] = None
-    """``configs/<file>.json`` holds the defaults of the fields this class adds (set per class)."""
+    """``configs/<file>.json`` holds the defaults of the fields this class adds."""
     adapt_only: ClassVar[tuple[str, ...]] = ()
     """Fields that only adaptation reads: a checkpoint may be loaded with other values."""
+
+    def __init_subclass__(cls, file: str | None = None, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if file is not None:
+            cls.file = file
+        dataclasses.dataclass(frozen=True)(cls)
 
     @classmethod
     def named(cls: type[C], config: str = "default", **overrides: Any) -> C:
@@ -86,14 +118,20 @@ class AgentConfig:
         return {f.name: _to_json(getattr(self, f.name)) for f in dataclasses.fields(self)}
 
     def __post_init__(self) -> None:
-        hints = typing.get_type_hints(type(self))
+        hints = typing.get_type_hints(type(self), include_extras=True)
         for f in dataclasses.fields(self):
-            value = _coerce(f"{type(self).__name__}.{f.name}", getattr(self, f.name), hints[f.name])
+            hint, accepted = hints[f.name], ()
+            if get_origin(hint) is Annotated:
+                hint, *accepted = get_args(hint)
+            value = _coerce(f"{type(self).__name__}.{f.name}", getattr(self, f.name), hint)
             object.__setattr__(self, f.name, value)
+            for a in accepted:
+                self.require(f.name, a.ok(value), a.text)
         self.check()
 
     def check(self) -> None:
-        """Range checks beyond the types (subclasses extend it and call ``super().check()``)."""
+        """Rules that tie fields together (subclasses extend it and call ``super().check()``);
+        a single field's range belongs to its type (``PositiveInt``...)."""
 
     def require(self, name: str, ok: bool, accepted: str) -> None:
         """Raise a ValueError naming field ``name`` and ``accepted`` unless ``ok``."""
@@ -102,10 +140,6 @@ class AgentConfig:
                 f"{type(self).__name__}.{name}={getattr(self, name)!r} is invalid; "
                 f"accepted: {accepted}"
             )
-
-    def require_positive(self, *names: str) -> None:
-        for name in names:
-            self.require(name, getattr(self, name) > 0, "> 0")
 
 
 def _to_json(value: Any) -> Any:
@@ -143,15 +177,10 @@ def _coerce(name: str, value: Any, hint: Any) -> Any:
     return float(value) if hint is float else value
 
 
-@dataclasses.dataclass(frozen=True)
 class MLPConfig(AgentConfig):
     """A config with a policy MLP (mixed into the agents' configs that have one)."""
 
-    hidden: tuple[int, ...]
+    hidden: LayerWidths
     """Widths of the MLP's hidden layers."""
     activation: Literal["tanh", "relu", "elu"]
     """The MLP's nonlinearity."""
-
-    def check(self) -> None:
-        super().check()
-        self.require("hidden", all(h > 0 for h in self.hidden), "positive layer widths")

@@ -42,7 +42,7 @@ from torch import Tensor, nn
 
 from baselines.base import TorchAgent, adapt_stats, env_dims, frozen_copy, seed_all
 from baselines.bc import FinetuneConfig, finetune
-from baselines.config import MLPConfig
+from baselines.config import MLPConfig, PositiveFloat, PositiveInt
 from baselines.nets import ObsNormalizer, mlp
 from metail_envs.benchmark import Policy
 
@@ -196,30 +196,23 @@ class EpisodeHistory:
 # ---------------------------------------------------------------------------------------------
 
 
-@dataclasses.dataclass(frozen=True)
-class HistoryBCConfig(FinetuneConfig, MLPConfig):
+class HistoryBCConfig(FinetuneConfig, MLPConfig, file="history_bc"):
     """The window, the MLP and its training, and (inherited) BC's fine-tuning budget for K>0."""
 
-    file: ClassVar[str] = "history_bc"
     adapt_only: ClassVar[tuple[str, ...]] = (*FinetuneConfig.adapt_only, "adaptation")
-    history: int
+    history: PositiveInt
     """H: steps of the own episode the policy reads (the current one included)."""
     prev_actions: bool
     """Whether the previous actions are inputs (else observations only)."""
-    batch_size: int
+    batch_size: PositiveInt
     """Windows per Adam batch of meta-training (every demonstrated step equally likely)."""
-    lr: float
-    n_batches: int
-    grad_clip: float
+    lr: PositiveFloat
+    n_batches: PositiveInt
+    grad_clip: PositiveFloat
     adaptation: Literal["finetune", "none"]
     """K>0: fine-tune on the K demos with BC's budget, or ignore them (``none``: K=0's policy)."""
-    log_every: int
+    log_every: PositiveInt
     progress: bool
-
-    def check(self) -> None:
-        super().check()
-        self.require_positive("history", "batch_size", "lr", "n_batches", "grad_clip")
-        self.require_positive("log_every")
 
 
 class HistoryNet(nn.Module):
@@ -314,19 +307,15 @@ def demo_windows(trajs: Sequence[Any], history: int) -> list[_Windows]:
     return out
 
 
-class HistoryBCAgent(TorchAgent):
+class HistoryBCAgent(TorchAgent[HistoryBCConfig]):
     """BC over the last H steps of the own episode (pooled training demonstrations); K>0
     ignores the demonstrations, or fine-tunes on them like BC (``adaptation="finetune"``)."""
 
-    config_cls = HistoryBCConfig
-    config: HistoryBCConfig
     adaptation_budget = (
         "none by default (the demos are ignored); adaptation=finetune: adapt_batches Adam "
         "batches of adapt_batch_size on the K demos"
     )
-
-    def build(self) -> nn.Module:
-        return HistoryNet(self.config)
+    make_net = HistoryNet
 
     def meta_train(self, demos: Mapping[str, Sequence[Any]], seed: int) -> None:
         c = self.config

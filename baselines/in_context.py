@@ -43,68 +43,63 @@ sequences (640 action targets each), about 15 minutes on one core of a shared ma
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar, Literal
+from typing import Any, Literal
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
 from baselines.base import TorchAgent, adapt_stats, env_dims, frozen_copy, seed_all
-from baselines.config import AgentConfig
+from baselines.config import (
+    AgentConfig,
+    NonNegativeFloat,
+    NonNegativeInt,
+    PositiveFloat,
+    PositiveInt,
+    Probability,
+)
 from baselines.history_bc import DemoPool, StatefulHistoryPolicy, unpack
 from baselines.nets import ObsNormalizer
 from metail_envs.benchmark import Policy
 from metail_envs.benchmark import protocol as P
 
 
-@dataclasses.dataclass(frozen=True)
-class InContextConfig(AgentConfig):
+class InContextConfig(AgentConfig, file="in_context"):
     """The transformer's size, the context lengths and the meta-training."""
 
-    file: ClassVar[str] = "in_context"
-    history: int
+    history: PositiveInt
     """Steps of the own episode in the context (the current one included)."""
     history_actions: bool
     """Whether history tokens hold the previous action (else observations only)."""
-    prompt_tokens: int
+    prompt_tokens: PositiveInt
     """At most this many demonstrated transitions in the prompt."""
-    d_model: int
-    heads: int
-    feedforward: int
-    prompt_layers: int
-    decoder_layers: int
-    batch_size: int
+    d_model: PositiveInt
+    heads: PositiveInt
+    feedforward: PositiveInt
+    prompt_layers: NonNegativeInt
+    decoder_layers: PositiveInt
+    batch_size: PositiveInt
     """Sequences (prompt + history window) per Adam batch."""
-    lr: float
-    weight_decay: float
-    iterations: int
-    warmup: int
-    grad_clip: float
-    p_no_prompt: float
-    p_short: float
-    p_episode_start: float
+    lr: PositiveFloat
+    weight_decay: NonNegativeFloat
+    iterations: PositiveInt
+    warmup: NonNegativeInt
+    grad_clip: PositiveFloat
+    p_no_prompt: Probability
+    p_short: Probability
+    p_episode_start: Probability
     short_window: int | None
     """Short-track window length in meta-training (None: the protocol's ``SHORT_WINDOW``)."""
     window_start: Literal["start", "offset"] | None
     """Short-track window start in meta-training (None: the protocol's ``WINDOW_START``)."""
-    log_every: int
+    log_every: PositiveInt
     progress: bool
 
     def check(self) -> None:
         super().check()
-        self.require_positive(
-            "history", "prompt_tokens", "d_model", "heads", "feedforward", "decoder_layers",
-            "batch_size", "lr", "iterations", "grad_clip", "log_every",
-        )  # fmt: skip
         self.require("d_model", self.d_model % self.heads == 0, "a multiple of heads")
-        self.require("prompt_layers", self.prompt_layers >= 0, ">= 0")
-        self.require("weight_decay", self.weight_decay >= 0, ">= 0")
-        self.require("warmup", self.warmup >= 0, ">= 0")
-        for name in ("p_no_prompt", "p_short", "p_episode_start"):
-            self.require(name, 0.0 <= getattr(self, name) <= 1.0, "[0, 1]")
         ok = self.short_window is None or self.short_window >= 1
         self.require("short_window", ok, "None or >= 1")
 
@@ -237,15 +232,11 @@ class InContextPolicy(StatefulHistoryPolicy):
         return self._record(ids, actions)
 
 
-class InContextAgent(TorchAgent):
+class InContextAgent(TorchAgent[InContextConfig]):
     """Prompt-conditioned causal transformer; adaptation is one encoder pass over the prompt."""
 
-    config_cls = InContextConfig
-    config: InContextConfig
     adaptation_budget = "one prompt-encoder pass over the K demos' transitions, no gradient step"
-
-    def build(self) -> nn.Module:
-        return InContextNet(self.config)
+    make_net = InContextNet
 
     def sample_batch(
         self,

@@ -29,31 +29,24 @@ than K=0.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 from torch import Tensor
 
 from baselines.batches import TaskDemos, sample_pooled
+from baselines.config import NonNegativeFloat, PositiveInt
 from baselines.maml_bc import MAMLBCAgent, MAMLBCConfig, Params
 
 
-@dataclasses.dataclass(frozen=True)
-class JointConfig(MAMLBCConfig):
+class JointConfig(MAMLBCConfig, file="joint"):
     """MAML-BC's config plus the pooled term: its weight λ and its batch size."""
 
-    file: ClassVar[str] = "joint"
-    ml_weight: float
+    ml_weight: NonNegativeFloat
     """λ, the weight of the meta-learning term ``L_ML``."""
-    pooled_size: int
+    pooled_size: PositiveInt
     """(obs, action) pairs of the pooled imitation term ``L_IL`` per iteration."""
-
-    def check(self) -> None:
-        super().check()
-        self.require("ml_weight", self.ml_weight >= 0, ">= 0")
-        self.require_positive("pooled_size")
 
 
 class JointAgent(MAMLBCAgent):

@@ -36,7 +36,6 @@ K=0 returns the meta-trained policy in both.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, Literal
@@ -50,7 +49,7 @@ from tqdm.auto import tqdm
 from baselines.base import TorchAgent, adapt_stats, env_dims, frozen_copy, seed_all
 from baselines.batches import TaskDemos, as_tensors, load_tasks, pooled_obs, stack_rows
 from baselines.bc import FinetuneConfig, finetune
-from baselines.config import MLPConfig
+from baselines.config import MLPConfig, NonNegativeInt, PositiveFloat, PositiveInt, Probability
 from baselines.nets import GaussianPolicy, MeanActionPolicy, bc_loss
 from metail_envs.benchmark import Policy
 from metail_envs.benchmark import protocol as P
@@ -58,47 +57,39 @@ from metail_envs.benchmark import protocol as P
 Params = dict[str, Tensor]
 
 
-@dataclasses.dataclass(frozen=True)
-class MAMLBCConfig(FinetuneConfig, MLPConfig):
+class MAMLBCConfig(FinetuneConfig, MLPConfig, file="maml_bc"):
     """MAML-BC: the policy network, the inner loop, meta-training, and the test-time mode
     (with BC's fine-tuning budget, inherited, for ``adaptation="finetune"``)."""
 
-    file: ClassVar[str] = "maml_bc"
     adapt_only: ClassVar[tuple[str, ...]] = (*FinetuneConfig.adapt_only, "adaptation")
     init_log_std: float
     min_log_std: float
     loss: Literal["nll", "mse"]
     adaptation: Literal["inner_loop", "finetune"]
-    inner_steps: int
+    inner_steps: NonNegativeInt
     """Inner gradient steps, in meta-training and at test (``adaptation="inner_loop"``)."""
-    inner_lr: float
+    inner_lr: PositiveFloat
     """The fixed inner rate, or (``learn_inner_lr``) the initial value of every learned rate."""
     learn_inner_lr: bool
     """Meta-SGD: one learned rate per parameter, in (0, ``max_inner_lr``)."""
-    max_inner_lr: float
+    max_inner_lr: PositiveFloat
     first_order: bool
     vectorize: bool
-    meta_batch: int
-    max_support_demos: int
-    p_short: float
+    meta_batch: PositiveInt
+    max_support_demos: PositiveInt
+    p_short: Probability
     """Probability that a task's support is drawn as the protocol's short track draws K
     windows (K uniform in its short K values); else 1..``max_support_demos`` whole demos."""
-    support_size: int
-    query_size: int
-    meta_lr: float
-    meta_iterations: int
-    grad_clip: float
-    log_every: int
+    support_size: PositiveInt
+    query_size: PositiveInt
+    meta_lr: PositiveFloat
+    meta_iterations: PositiveInt
+    grad_clip: PositiveFloat
+    log_every: PositiveInt
     progress: bool
 
     def check(self) -> None:
         super().check()
-        self.require("inner_steps", self.inner_steps >= 0, ">= 0")
-        self.require_positive(
-            "inner_lr", "max_inner_lr", "meta_batch", "max_support_demos", "support_size",
-            "query_size", "meta_lr", "meta_iterations", "grad_clip", "log_every",
-        )  # fmt: skip
-        self.require("p_short", 0.0 <= self.p_short <= 1.0, "[0, 1]")
         if self.learn_inner_lr:
             self.require(
                 "inner_lr", self.inner_lr < self.max_inner_lr,
@@ -175,12 +166,10 @@ class MAML:
         return losses.mean()
 
 
-class MAMLBCAgent(TorchAgent):
+class MAMLBCAgent(TorchAgent[MAMLBCConfig]):
     """MAML (or FOMAML, or Meta-SGD with bounded rates) on the BC loss; test-time adaptation is
     the inner loop or BC's fine-tune from the meta-learned initialisation."""
 
-    config_cls = MAMLBCConfig
-    config: MAMLBCConfig
     adaptation_budget = (
         "inner_loop: inner_steps full-batch SGD steps (Meta-SGD rates in (0, max_inner_lr)); "
         "finetune: BC's adapt_batches Adam batches"

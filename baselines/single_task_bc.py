@@ -9,43 +9,31 @@ beat; with the tuned 256-256 network it is a high one (docs/baselines.md).
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar
-
-from torch import nn
+from typing import Any
 
 from baselines.base import TorchAgent, adapt_stats
 from baselines.batches import pairs
 from baselines.bc import fit_mean_action, make_policy, mean_action, normalizer
-from baselines.config import MLPConfig
+from baselines.config import MLPConfig, NonNegativeInt, PositiveFloat, PositiveInt
 from metail_envs.benchmark import Policy
 
 
-@dataclasses.dataclass(frozen=True)
-class SingleTaskBCConfig(MLPConfig):
+class SingleTaskBCConfig(MLPConfig, file="single_task_bc"):
     """The network and the fit on the K demos: ``n_batches`` Adam batches of ``batch_size``."""
 
-    file: ClassVar[str] = "single_task_bc"
-    batch_size: int
-    lr: float
-    n_batches: int
-
-    def check(self) -> None:
-        super().check()
-        self.require_positive("batch_size", "lr")
-        self.require("n_batches", self.n_batches >= 0, ">= 0")
+    batch_size: PositiveInt
+    """Pairs per Adam batch of the fit on the K demos."""
+    lr: PositiveFloat
+    n_batches: NonNegativeInt
+    """Adam batches of the fit (0: the untrained network)."""
 
 
-class SingleTaskBCAgent(TorchAgent):
+class SingleTaskBCAgent(TorchAgent[SingleTaskBCConfig]):
     """BC trained from scratch on each task's K demonstrations."""
 
-    config_cls = SingleTaskBCConfig
-    config: SingleTaskBCConfig
     adaptation_budget = "fit from scratch: n_batches Adam batches of batch_size on the K demos"
-
-    def build(self) -> nn.Module:
-        return make_policy(self.config.hidden, self.config.activation)
+    make_net = make_policy
 
     def meta_train(self, demos: Mapping[str, Sequence[Any]], seed: int) -> None:
         self.net = self.build()  # only so that save/load have something to write; never used

@@ -101,7 +101,7 @@ COMMANDS: list[Command] = [
         "print the dynamics parameters: name, unit, default, bounds",
         _params_args,
         _params,
-    ),  # noqa: E501
+    ),
     Command("suite", "list suites, show their splits, or freeze a new one", _suite_args, _suite),
     Command("evaluate", _bench.EVALUATE_HELP, _bench.evaluate_arguments, _bench.run_evaluate),
     Command(

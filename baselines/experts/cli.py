@@ -84,7 +84,7 @@ def train_arguments(p: argparse.ArgumentParser) -> None:
 
 def run_train(a: argparse.Namespace) -> int:
     require_extra("benchmark")
-    from baselines.experts.train import TrainConfig, resolve_tasks, train
+    from baselines.experts.train import TrainConfig, tasks_from_specs, train
 
     over = {
         field: getattr(a, flag[2:].replace("-", "_")) for flag, field in CONFIG_OVERRIDES.items()
@@ -100,7 +100,7 @@ def run_train(a: argparse.Namespace) -> int:
         return 0
     if not a.tasks:
         raise ValueError("give --task ID (repeatable) or --all")
-    tasks = resolve_tasks(a.tasks)
+    tasks = tasks_from_specs(a.tasks)
     out = a.out or Path("runs/experts") / a.tasks[0].replace("/", "__")
     r = train(
         tasks,

@@ -139,7 +139,7 @@ class TrainConfig:
         return kw
 
 
-def resolve_tasks(specs: Sequence[str]) -> list[Task]:
+def tasks_from_specs(specs: Sequence[str]) -> list[Task]:
     """Task ids (``hopper-v1/test/03``) or whole splits (``hopper-v1/train``) -> Tasks."""
     from metail_envs.data import resolve_task
     from metail_envs.tasks import SPLITS, load_suite

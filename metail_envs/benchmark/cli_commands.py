@@ -16,12 +16,12 @@ from metail_envs.executors import SHARE, add_executor_arguments, add_memory_argu
 
 from .protocol import (
     EPISODES,
+    EVAL_SPLITS,
     K_VALUES,
     MAX_STEPS,
     MIN_SEEDS,
     PROTOCOL_NAME,
     SHORT_K_VALUES,
-    SPLITS,
     TRACKS,
 )
 
@@ -57,7 +57,7 @@ def evaluate_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--splits",
         nargs="+",
-        choices=SPLITS,
+        choices=EVAL_SPLITS,
         help="splits to evaluate (default: all, or those of --tasks)",
     )
     p.add_argument("--tasks", nargs="+", metavar="TASK_ID", help="evaluate only these tasks")
@@ -138,7 +138,9 @@ def run_evaluate(a: argparse.Namespace) -> int:
     require_extra("benchmark")
     agents = _agents(a)
     check_out_dir(a.out)
-    splits = a.splits or [s for s in SPLITS if any(f"/{s}/" in t for t in a.tasks or [f"/{s}/"])]
+    splits = a.splits or [
+        s for s in EVAL_SPLITS if any(f"/{s}/" in t for t in a.tasks or [f"/{s}/"])
+    ]
     config = ProtocolConfig(
         splits=tuple(splits),
         k_values=tuple(a.k_values),

@@ -112,13 +112,13 @@ def _result_files(root: Path) -> list[Path]:
 
 def _current_expectations(data_dir: Any) -> tuple[str, str, dict[str, dict]]:
     import metail_envs
-    from metail_envs import data as api
+    from metail_envs.data import data_hash, load_references
 
     suite = metail_envs.load_suite(ProtocolConfig().suite)
     return (
         suite.sha256,
-        api.data_hash(suite, data_dir=data_dir),
-        api.load_references(suite, data_dir=data_dir),
+        data_hash(suite, data_dir=data_dir),
+        load_references(suite, data_dir=data_dir),
     )
 
 

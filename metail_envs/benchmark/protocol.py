@@ -32,7 +32,6 @@ PROTOCOL_NAME = f"{SUITE}, protocol v{PROTOCOL_VERSION}"
 
 EVAL_SPLITS: tuple[str, ...] = ("test", "ood")
 """Scored splits: ``test`` is in distribution, ``ood`` out of distribution."""
-SPLITS = EVAL_SPLITS  # the name before v2; ``metail_envs.tasks.SPLITS`` also holds ``train``
 OTHER_SPLITS: tuple[str, ...] = ("train", "nominal")
 """Unofficial evaluation task sets: held-out training tasks (tuning) and the nominal Hopper."""
 K_VALUES: tuple[int, ...] = (0, 1, 5)

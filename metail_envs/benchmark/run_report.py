@@ -16,7 +16,7 @@ from typing import Any
 from metail_envs.executors import Executor, Job
 from metail_envs.executors.base import EventSink
 
-from . import results as R
+from .results import read_result
 
 _META_TRAIN = ":meta_train"
 _EVALUATE = ":evaluate"
@@ -137,7 +137,7 @@ def agent_failures(paths: Iterable[str | Path]) -> dict[str, AgentFailures]:
     """Failures per agent name, read from result files (of :func:`evaluate`)."""
     out: dict[str, AgentFailures] = {}
     for path in paths:
-        doc = R.read_result(Path(path))
+        doc = read_result(Path(path))
         name = str(doc["agent"]["name"])
         f = out.setdefault(name, AgentFailures(name))
         meta = doc["meta_train"]

@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
+import typing
 from pathlib import Path
+from typing import Annotated
 
 import numpy as np
 import pytest
@@ -15,6 +18,8 @@ import torch
 from baselines.base import ADAPT_STAT_KEYS
 from baselines.bc import BCAgent
 from baselines.conditioned import ConditionedAgent
+from baselines.history_bc import HistoryBCAgent
+from baselines.in_context import InContextAgent
 from baselines.joint import JointAgent, JointConfig
 from baselines.maml_bc import MAMLBCAgent, MAMLBCConfig
 from baselines.single_task_bc import SingleTaskBCAgent
@@ -197,6 +202,24 @@ def test_every_named_config_resolves_to_every_field(cls):
     for name in names:
         config = cls.config_cls.named(name)
         assert config.to_json().keys() == {f.name for f in dataclasses.fields(config)}
+
+
+@pytest.mark.parametrize("cls", [*AGENTS, HistoryBCAgent, InContextAgent], ids=lambda c: c.__name__)
+def test_every_ranged_field_refuses_a_value_outside_its_range(cls):
+    """The range a field's type carries (``PositiveInt``, ``Probability``...) is enforced and named."""
+    hints = typing.get_type_hints(cls.config_cls, include_extras=True)
+    ranged = {
+        name: typing.get_args(h) for name, h in hints.items() if typing.get_origin(h) is Annotated
+    }
+    assert ranged, f"{cls.config_cls.__name__} declares no field range"
+    outside = {"> 0": 0, ">= 0": -1, "[0, 1]": 1.5, "positive layer widths": [8, 0]}
+    for name, (base, accepted) in ranged.items():
+        bad = outside[accepted.text]
+        bad = float(bad) if base is float else bad
+        with pytest.raises(
+            ValueError, match=rf"{name}=.* is invalid; accepted: {re.escape(accepted.text)}"
+        ):
+            cls.config_cls.named("small", **{name: bad})
 
 
 def test_joint_config_extends_maml_bc_without_repeating_it():
