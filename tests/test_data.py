@@ -21,6 +21,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 from envtools import TINY_PPO
+from payloads import Payload, assert_each_runs_the_payload
 
 from metail_envs import ENV_ID, load_suite
 from metail_envs import data as D
@@ -434,16 +435,6 @@ def test_a_missing_file_is_named_with_its_command(copy: Path) -> None:
         D.data_hash("hopper-v1", data_dir=_full(copy))
 
 
-class _Payload:
-    """Unpickling this writes a marker file: a harmless stand-in for running any code."""
-
-    def __init__(self, marker: Path) -> None:
-        self.marker = str(marker)
-
-    def __reduce__(self):
-        return (exec, (f"open({self.marker!r}, 'w').write('ran')",))
-
-
 def test_planted_payloads_run_nothing(copy: Path, tmp_path: Path) -> None:
     """jsonpickle in a demonstration's infos, cloudpickle in an SB3 zip and pickle in a .pt,
     each with a manifest rewritten to vouch for it: each is refused, and its marker never
@@ -473,14 +464,14 @@ def test_planted_payloads_run_nothing(copy: Path, tmp_path: Path) -> None:
             raw = src.read(item.filename)
             if item.filename == "data":
                 doc = json.loads(raw)
-                payload = base64.b64encode(pickle.dumps(_Payload(marker))).decode()
+                payload = base64.b64encode(pickle.dumps(Payload(marker))).decode()
                 doc["policy_class"][":serialized:"] = payload
                 raw = json.dumps(doc).encode()
             dst.writestr(item, raw)
     m["tasks"][TASK]["expert"].update(file="experts/evil.zip", sha256=D.sha256_path(evil_zip))
     # 3. a pickle (not a state dict) as the .pt of the nominal expert
     evil_pt = copy / "experts" / "hopper-v1__nominal.pt"
-    torch.save({"mlp_extractor.policy_net.0.weight": _Payload(marker)}, evil_pt)
+    torch.save({"mlp_extractor.policy_net.0.weight": Payload(marker)}, evil_pt)
     m["tasks"][NOMINAL]["expert"]["sha256"] = D.sha256_path(evil_pt)
     _write_manifest(copy, m)
 
@@ -492,17 +483,14 @@ def test_planted_payloads_run_nothing(copy: Path, tmp_path: Path) -> None:
         D.load_expert(NOMINAL, data_dir=copy)
     assert not marker.exists()
     # the three payloads are real: the readers that unpickle run them
-    for run in (
-        lambda: serialize.load(demo_dir)[0].infos[-1],
-        lambda: PPO.load(evil_zip, device="cpu"),
-        lambda: torch.load(evil_pt, weights_only=False),
-    ):
-        try:
-            run()
-        except Exception:
-            pass
-        assert marker.exists()
-        marker.unlink()
+    assert_each_runs_the_payload(
+        (
+            lambda: serialize.load(demo_dir)[0].infos[-1],
+            lambda: PPO.load(evil_zip, device="cpu"),
+            lambda: torch.load(evil_pt, weights_only=False),
+        ),
+        marker,
+    )
 
 
 def _trained(d: Path, task: str) -> tuple:

@@ -16,22 +16,13 @@ import numpy as np
 import pytest
 import torch
 from envtools import TINY_PPO
+from payloads import Payload, assert_each_runs_the_payload
 
 from metail_envs import load_suite
 
 EXPERTS_DIR = Path(__file__).parents[1] / "baselines" / "experts"
 MIGRATION = "migrate_checkpoints.py"
 """The one-time migration: the only module allowed to unpickle (our own checkpoints)."""
-
-
-class _Payload:
-    """Unpickling this writes a marker file: a harmless stand-in for running any code."""
-
-    def __init__(self, marker: Path) -> None:
-        self.marker = str(marker)
-
-    def __reduce__(self):
-        return (exec, (f"open({self.marker!r}, 'w').write('ran')",))
 
 
 @pytest.fixture(scope="module")
@@ -184,7 +175,7 @@ def test_a_pickled_checkpoint_is_refused_by_name_and_never_loaded(trained, tmp_p
     marker = tmp_path / "ran"
     run = _run_dir(trained, tmp_path, with_json=False)
     assert not list(run.glob("*.pkl"))  # the pipeline writes no pickle
-    (run / "last_vecnormalize.pkl").write_bytes(pickle.dumps(_Payload(marker)))
+    (run / "last_vecnormalize.pkl").write_bytes(pickle.dumps(Payload(marker)))
     config = TrainConfig(**{**TINY_PPO, "total_steps": 512})
     with pytest.raises(
         CheckpointError,
@@ -249,12 +240,12 @@ def test_planted_payloads_in_zips_run_nothing(trained, tmp_path) -> None:
     d, config, _, _ = trained
     marker = tmp_path / "ran"
     doc = json.loads(zipfile.ZipFile(d / "expert.zip").read("data"))
-    doc["policy_class"][":serialized:"] = base64.b64encode(pickle.dumps(_Payload(marker))).decode()
+    doc["policy_class"][":serialized:"] = base64.b64encode(pickle.dumps(Payload(marker))).decode()
     in_data = _rewrite_zip(
         d / "expert.zip", tmp_path / "data.zip", "data", json.dumps(doc).encode()
     )
     buf = io.BytesIO()
-    torch.save({"action_net.weight": _Payload(marker)}, buf)
+    torch.save({"action_net.weight": Payload(marker)}, buf)
     in_pth = _rewrite_zip(d / "expert.zip", tmp_path / "pth.zip", "policy.pth", buf.getvalue())
 
     obs = _observations(50)
@@ -266,16 +257,13 @@ def test_planted_payloads_in_zips_run_nothing(trained, tmp_path) -> None:
             load()
     assert not marker.exists()
     pth = zipfile.ZipFile(in_pth).read("policy.pth")
-    for run in (
-        lambda: PPO.load(in_data, device="cpu"),  # the payloads are live: unpickling runs them
-        lambda: torch.load(io.BytesIO(pth), weights_only=False),
-    ):
-        try:
-            run()
-        except Exception:
-            pass
-        assert marker.exists()
-        marker.unlink()
+    assert_each_runs_the_payload(
+        (
+            lambda: PPO.load(in_data, device="cpu"),  # the payloads are live: unpickling runs them
+            lambda: torch.load(io.BytesIO(pth), weights_only=False),
+        ),
+        marker,
+    )
 
 
 def test_a_config_with_another_policy_is_refused(trained) -> None:

@@ -222,6 +222,20 @@ def test_every_ranged_field_refuses_a_value_outside_its_range(cls):
             cls.config_cls.named("small", **{name: bad})
 
 
+@pytest.mark.parametrize(
+    "cls, kwargs",
+    [(HistoryBCAgent, {"adaptation": "finetune"}), (InContextAgent, {})],
+    ids=["history_bc", "in_context"],
+)
+def test_tasks_without_demonstrations_are_skipped(train_demos, test_demos, cls, kwargs):
+    """The shipped data has training tasks whose expert always fell: no demonstrations."""
+    agent = cls(config="small", **kwargs)
+    agent.meta_train({**train_demos, "hopper-v1/train/08": []}, seed=0)
+    assert agent.adapt(test_demos[:1]).adapt_stats["examples"] > 0
+    with pytest.raises(ValueError, match="no demonstrations"):
+        cls(config="small").meta_train({"hopper-v1/train/08": []}, seed=0)
+
+
 def test_joint_config_extends_maml_bc_without_repeating_it():
     assert issubclass(JointConfig, MAMLBCConfig)
     own = json.loads((JointConfig.files()[-1]).read_text())

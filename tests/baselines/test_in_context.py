@@ -120,15 +120,6 @@ def test_saved_agent_acts_the_same(agent, test_demos, tmp_path):
     )
 
 
-def test_tasks_without_demonstrations_are_skipped(train_demos, test_demos):
-    """The shipped data has training tasks whose expert always fell: no demonstrations."""
-    agent = InContextAgent(config="small")
-    agent.meta_train({**train_demos, "hopper-v1/train/08": []}, seed=0)
-    assert agent.adapt(test_demos[:1]).adapt_stats["examples"] > 0
-    with pytest.raises(ValueError, match="no demonstrations"):
-        InContextAgent(config="small").meta_train({"hopper-v1/train/08": []}, seed=0)
-
-
 def test_config_is_checked():
     with pytest.raises(ValueError, match="d_model"):
         InContextAgent(config="small", d_model=15, heads=2)
