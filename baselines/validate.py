@@ -1,9 +1,9 @@
 """Score agents on tasks ``metail evaluate`` does not score: validation and nominal Hopper.
 
 ``metail evaluate`` scores only the test and ood splits, and hyperparameters must be chosen
-without them. This holds out ``--val-tasks`` training tasks (evenly spaced over the suite's
-training split, fixed), meta-trains on the others, and scores adaptation on the held-out ones
-exactly as the protocol does (fresh load of the saved agent per adaptation, the protocol's K
+without them. This holds out ``--val-tasks`` training tasks (evenly spaced over those whose
+demonstration pool can give the run's largest K; fixed for given data), meta-trains on the
+others, and scores adaptation on the held-out ones exactly as the protocol does (fresh load of the saved agent per adaptation, the protocol's K
 values, episodes and reset seeds, normalised by the tasks' expert and random references)::
 
     python -m baselines.validate --agent maml_bc --kwargs '{"inner_lr": 0.02}' --seeds 0 1
@@ -36,14 +36,28 @@ from metail_envs.benchmark.protocol import ProtocolConfig, condition_label
 from metail_envs.tasks import DEFAULT_SUITE, load_suite
 
 
-def validation_split(n_val: int, suite_name: str = DEFAULT_SUITE) -> tuple[list, list]:
-    """(meta-training tasks, validation tasks) of the suite's training split."""
+def validation_split(
+    n_val: int,
+    suite_name: str = DEFAULT_SUITE,
+    min_demos: int = 1,
+    data_dir: str | Path | None = None,
+) -> tuple[list, list]:
+    """(meta-training tasks, validation tasks) of the suite's training split: ``n_val`` tasks
+    evenly spaced over those whose demonstration pool holds at least ``min_demos`` (the run's
+    largest K, so that every condition can be drawn); the others are meta-trained on."""
     import metail_envs
+    from metail_envs import data
 
     train = list(metail_envs.load_suite(suite_name).train)
-    if not 0 < n_val < len(train):
-        raise ValueError(f"val_tasks={n_val} is invalid; accepted: 1..{len(train) - 1}")
-    val_idx = set(np.linspace(0, len(train) - 1, n_val).round().astype(int).tolist())
+    pools = data.load_manifest(data_dir)["tasks"]
+    scorable = [i for i, t in enumerate(train) if pools[t.id]["demos"]["n"] >= min_demos]
+    if not 0 < n_val <= min(len(scorable), len(train) - 1):
+        raise ValueError(
+            f"val_tasks={n_val} is invalid; accepted: 1..{min(len(scorable), len(train) - 1)} "
+            f"(training tasks with at least {min_demos} demonstrations: {len(scorable)})"
+        )
+    picks = np.linspace(0, len(scorable) - 1, n_val).round().astype(int)
+    val_idx = {scorable[i] for i in picks.tolist()}
     return [t for i, t in enumerate(train) if i not in val_idx], [train[i] for i in sorted(val_idx)]
 
 
@@ -129,11 +143,12 @@ def validate(
     from metail_envs.benchmark.stats import normalised_score
 
     cls = resolve_agent(agent)
-    train, val = _tasks(n_val, tasks, checkpoints)
-    splits = {task.id: "nominal" if task.id.endswith("/nominal") else "train" for task in val}
     overrides = {
         "k_values": k_values, "episodes": episodes, "max_steps": max_steps, "tracks": tracks,
     }  # fmt: skip
+    largest_k = max(k for _, k in ProtocolConfig(**_given(overrides)).conditions())
+    train, val = _tasks(n_val, tasks, checkpoints, largest_k, data_dir)
+    splits = {task.id: "nominal" if task.id.endswith("/nominal") else "train" for task in val}
     protocol = _protocol(splits, train, overrides)
     refs = data.load_references(DEFAULT_SUITE, data_dir=data_dir)
     demos = {} if checkpoints else meta_training_demos([t.id for t in train], data_dir)
@@ -159,10 +174,17 @@ def validate(
 
 
 def _tasks(
-    n_val: int, tasks: Sequence[str] | None, checkpoints: str | Path | None
+    n_val: int,
+    tasks: Sequence[str] | None,
+    checkpoints: str | Path | None,
+    largest_k: int,
+    data_dir: str | Path | None,
 ) -> tuple[list[Any], list[Any]]:
     """(meta-training tasks, scored tasks): the validation split, or the given ``tasks``."""
-    train, val = validation_split(n_val) if tasks is None else explicit_split(tasks)
+    if tasks is None:
+        train, val = validation_split(n_val, min_demos=largest_k, data_dir=data_dir)
+    else:
+        train, val = explicit_split(tasks)
     if checkpoints is not None and len(train) != len(load_suite().train):
         raise ValueError(
             "checkpoints are meta-trained on every training task: score only "
@@ -180,10 +202,15 @@ def _protocol(
         splits=tuple(dict.fromkeys(splits.values())),
         tasks=tuple(splits),
         train_tasks=tuple(t.id for t in train),
-        **{
-            k: tuple(v) if isinstance(v, list) else v for k, v in overrides.items() if v is not None
-        },
+        **_given(overrides),
     )
+
+
+def _given(overrides: dict[str, Any]) -> dict[str, Any]:
+    """The protocol settings a run overrides (lists as tuples; None: the protocol's own)."""
+    return {
+        k: tuple(v) if isinstance(v, list) else v for k, v in overrides.items() if v is not None
+    }
 
 
 def _summary(rows: list[dict[str, Any]], protocol: ProtocolConfig) -> dict[str, dict[str, float]]:

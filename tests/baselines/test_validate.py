@@ -15,6 +15,19 @@ def test_validation_split_is_fixed_and_disjoint(suite):
     assert [t.id for t in validation_split(8)[1]] == [t.id for t in val]
 
 
+def test_validation_tasks_can_give_the_largest_k():
+    """The default split holds out only tasks whose pool can give every K of the run (the
+    shipped data has training tasks with 0, 1 or 3 demonstrations)."""
+    from metail_envs import data
+
+    pools = data.load_manifest()["tasks"]
+    assert any(0 < pools[t]["demos"]["n"] < 5 for t in pools if "/train/" in t)
+    _, val = validation_split(8, min_demos=5)
+    assert len(val) == 8 and all(pools[t.id]["demos"]["n"] >= 5 for t in val)
+    with pytest.raises(ValueError, match="val_tasks=39 is invalid; accepted: 1..34"):
+        validation_split(39, min_demos=5)
+
+
 def test_validate_scores_the_held_out_tasks(tiny_data_dir):
     result = validate(
         "baselines.maml_bc:MAMLBCAgent", {"config": "small"}, n_val=2, k_values=(0, 1),
