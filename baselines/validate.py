@@ -3,8 +3,9 @@
 ``metail evaluate`` scores only the test and ood splits, and hyperparameters must be chosen
 without them. This holds out ``--val-tasks`` training tasks (evenly spaced over those whose
 demonstration pool can give the run's largest K; fixed for given data), meta-trains on the
-others, and scores adaptation on the held-out ones exactly as the protocol does (fresh load of the saved agent per adaptation, the protocol's K
-values, episodes and reset seeds, normalised by the tasks' expert and random references)::
+others, and scores adaptation on the held-out ones exactly as the protocol does (fresh load of
+the saved agent per adaptation, the protocol's K values, episodes and reset seeds, normalised by
+the tasks' expert and random references)::
 
     python -m baselines.validate --agent maml_bc --kwargs '{"inner_lr": 0.02}' --seeds 0 1
 
