@@ -26,7 +26,10 @@ Test time, two modes (``adaptation``; meta-training is the same in both, and a c
 loaded in either: ``MAMLBCAgent.load(path, adaptation="finetune")``):
 
 * ``"inner_loop"``: exactly the ``inner_steps`` steps meta-training used, with the same
-  (learned) rates, on all pairs of the K demonstrations (full batch);
+  (learned) rates, full batch on the pairs of the K demonstrations, or (``adapt_window``) of
+  their first ``adapt_window`` transitions: the episode-start windows half of meta-training's
+  supports are (on held-out training tasks, adapting on whole demonstrations lowered the score
+  on most tasks while their starts raised it: ``docs/baselines.md``);
 * ``"finetune"``: the meta-learned initialisation fine-tuned with BC's budget and trainer
   (:class:`baselines.bc.FinetuneConfig`, :func:`baselines.bc.finetune`), the "meta-init +
   fine-tune" variant the literature compares MAML against.
@@ -53,6 +56,7 @@ from baselines.config import MLPConfig, NonNegativeInt, PositiveFloat, PositiveI
 from baselines.nets import GaussianPolicy, MeanActionPolicy, bc_loss
 from metail_envs.benchmark import Policy
 from metail_envs.benchmark import protocol as P
+from metail_envs.benchmark.jobs import cut
 
 Params = dict[str, Tensor]
 
@@ -61,13 +65,20 @@ class MAMLBCConfig(FinetuneConfig, MLPConfig, file="maml_bc"):
     """MAML-BC: the policy network, the inner loop, meta-training, and the test-time mode
     (with BC's fine-tuning budget, inherited, for ``adaptation="finetune"``)."""
 
-    adapt_only: ClassVar[tuple[str, ...]] = (*FinetuneConfig.adapt_only, "adaptation")
+    adapt_only: ClassVar[tuple[str, ...]] = (
+        *FinetuneConfig.adapt_only,
+        "adaptation",
+        "adapt_window",
+    )
     init_log_std: float
     min_log_std: float
     loss: Literal["nll", "mse"]
     adaptation: Literal["inner_loop", "finetune"]
     inner_steps: NonNegativeInt
     """Inner gradient steps, in meta-training and at test (``adaptation="inner_loop"``)."""
+    adapt_window: int | None
+    """Inner loop at test: adapt on the first ``adapt_window`` transitions of each demonstration
+    (the episode-start windows that half of meta-training's supports are); None: all of them."""
     inner_lr: PositiveFloat
     """The fixed inner rate, or (``learn_inner_lr``) the initial value of every learned rate."""
     learn_inner_lr: bool
@@ -90,6 +101,8 @@ class MAMLBCConfig(FinetuneConfig, MLPConfig, file="maml_bc"):
 
     def check(self) -> None:
         super().check()
+        ok = self.adapt_window is None or self.adapt_window >= 1
+        self.require("adapt_window", ok, "None or >= 1")
         if self.learn_inner_lr:
             self.require(
                 "inner_lr", self.inner_lr < self.max_inner_lr,
@@ -171,8 +184,8 @@ class MAMLBCAgent(TorchAgent[MAMLBCConfig]):
     the inner loop or BC's fine-tune from the meta-learned initialisation."""
 
     adaptation_budget = (
-        "inner_loop: inner_steps full-batch SGD steps (Meta-SGD rates in (0, max_inner_lr)); "
-        "finetune: BC's adapt_batches Adam batches"
+        "inner_loop: inner_steps full-batch SGD steps (Meta-SGD rates in (0, max_inner_lr)) on "
+        "the first adapt_window transitions of each demo; finetune: BC's adapt_batches Adam batches"
     )
     checkpoint_version = 2  # 2: bounded Meta-SGD rates (raw_inner_lr), no test_inner_steps
 
@@ -306,7 +319,7 @@ class MAMLBCAgent(TorchAgent[MAMLBCConfig]):
             return MeanActionPolicy(mean_fn, stats)
         stats = adapt_stats()
         if demos and self.config.inner_steps:
-            obs, acts = as_tensors(demos)
+            obs, acts = as_tensors([_head(t, self.config.adapt_window) for t in demos])
             steps = self.config.inner_steps
             adapted = self.maml().adapt(
                 self.params(), self.inner_lrs(), obs, acts, steps=steps, first_order=True
@@ -316,6 +329,13 @@ class MAMLBCAgent(TorchAgent[MAMLBCConfig]):
                     p.copy_(adapted[k])
             stats = adapt_stats(steps, steps, steps * len(obs))
         return MeanActionPolicy(mean_fn, stats)
+
+
+def _head(traj: Any, n: int | None) -> Any:
+    """The first ``n`` transitions of a demonstration (all of them when ``n`` is None)."""
+    if n is None or n >= len(traj.acts):
+        return traj
+    return cut(traj, P.DemoWindow(index=0, start=0, stop=n))
 
 
 def _key(param_name: str) -> str:

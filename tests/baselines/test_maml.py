@@ -263,6 +263,27 @@ def test_finetune_mode_is_bc_finetune_from_the_same_meta_training(train_demos, t
     np.testing.assert_array_equal(tuned.adapt([]).act(obs), inner.adapt([]).act(obs))
 
 
+def test_adapt_window_adapts_on_each_demonstrations_start(train_demos, test_demos, tmp_path):
+    """``adapt_window=n``: the inner loop sees the first n transitions of each demonstration,
+    exactly as if it had been handed those windows; a checkpoint loads with any window."""
+    from metail_envs.benchmark.jobs import cut
+    from metail_envs.benchmark.protocol import DemoWindow
+
+    agent = MAMLBCAgent(config="small")
+    agent.meta_train(train_demos, seed=0)
+    agent.save(tmp_path)
+    windowed = MAMLBCAgent.load(tmp_path, adapt_window=7)
+    demos = test_demos[:2]
+    heads = [cut(d, DemoWindow(0, 0, 7)) for d in demos]
+    obs = np.concatenate([np.asarray(d.obs[:-1], dtype=np.float32) for d in demos])
+    policy = windowed.adapt(demos)
+    assert policy.adapt_stats["examples"] == agent.config.inner_steps * 2 * 7
+    np.testing.assert_array_equal(policy.act(obs), agent.adapt(heads).act(obs))
+    assert not np.array_equal(policy.act(obs), agent.adapt(demos).act(obs))
+    with pytest.raises(ValueError, match="adapt_window=0 is invalid; accepted: None or >= 1"):
+        MAMLBCAgent(config="small", adapt_window=0)
+
+
 def test_a_checkpoint_loads_in_either_adaptation_mode(train_demos, test_demos, tmp_path):
     agent = JointAgent(config="small")
     agent.meta_train(train_demos, seed=0)
