@@ -121,7 +121,10 @@ class TorchAgent(Agent, Generic[C]):
 
     def build(self) -> nn.Module:
         """The agent's networks, freshly initialised (normalisation at identity)."""
-        return type(self).make_net(self.config)
+        make_net = getattr(type(self), "make_net", None)
+        if make_net is None:
+            raise NotImplementedError(f"{type(self).__name__} sets neither make_net nor build")
+        return make_net(self.config)
 
     def _trained(self) -> nn.Module:
         if self.net is None:
