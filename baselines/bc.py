@@ -15,6 +15,7 @@ with every agent that fine-tunes on the K demos (MAML-BC's and joint's ``adaptat
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
 
@@ -37,12 +38,31 @@ from metail_envs.benchmark import Policy
 
 class FinetuneConfig(AgentConfig, file="finetune"):
     """The fine-tuning budget on the K demos: ``adapt_batches`` Adam batches of
-    ``adapt_batch_size`` pairs at ``adapt_lr`` (squared error of the mean action)."""
+    ``adapt_batch_size`` pairs at ``adapt_lr`` (squared error of the mean action), or fewer when
+    ``adapt_max_epochs`` passes over the pairs take fewer."""
 
-    adapt_only: ClassVar[tuple[str, ...]] = ("adapt_batches", "adapt_batch_size", "adapt_lr")
+    adapt_only: ClassVar[tuple[str, ...]] = (
+        "adapt_batches", "adapt_batch_size", "adapt_lr", "adapt_max_epochs"
+    )  # fmt: skip
     adapt_batches: NonNegativeInt
     adapt_batch_size: PositiveInt
     adapt_lr: PositiveFloat
+    adapt_max_epochs: int | None
+    """At most this many passes over the K demos' pairs (None: no cap). A cap binds only on few
+    pairs: 1000 passes cut the short track's 50-250 pairs to 1000 batches and leave whole
+    demonstrations at ``adapt_batches``."""
+
+    def check(self) -> None:
+        super().check()
+        ok = self.adapt_max_epochs is None or self.adapt_max_epochs >= 1
+        self.require("adapt_max_epochs", ok, "None or >= 1")
+
+    def batches(self, n_pairs: int) -> int:
+        """The Adam batches a fine-tune on ``n_pairs`` pairs gets."""
+        if self.adapt_max_epochs is None or n_pairs == 0:
+            return self.adapt_batches
+        batch = min(self.adapt_batch_size, n_pairs)
+        return min(self.adapt_batches, math.ceil(self.adapt_max_epochs * n_pairs / batch))
 
 
 class BCConfig(FinetuneConfig, MLPConfig, file="bc"):
@@ -162,10 +182,11 @@ def finetune(
     """Fine-tune ``policy`` (a copy the caller owns) on the K demos with ``config``'s budget;
     K=0 or ``adapt_batches=0`` leaves it as it is. Its parameters end frozen."""
     stats = adapt_stats()
-    if demos and config.adapt_batches > 0:
+    n_batches = config.batches(sum(len(t.acts) for t in demos))
+    if demos and n_batches > 0:
         policy.requires_grad_(True)
         stats = fit_mean_action(
-            policy, demos, n_batches=config.adapt_batches, batch_size=config.adapt_batch_size,
+            policy, demos, n_batches=n_batches, batch_size=config.adapt_batch_size,
             lr=config.adapt_lr, mean_fn=mean_fn,
         )  # fmt: skip
     policy.requires_grad_(False)

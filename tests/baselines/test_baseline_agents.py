@@ -24,6 +24,8 @@ from baselines.joint import JointAgent, JointConfig
 from baselines.maml_bc import MAMLBCAgent, MAMLBCConfig
 from baselines.single_task_bc import SingleTaskBCAgent
 from metail_envs.benchmark import Agent, resolve_agent
+from metail_envs.benchmark.jobs import cut
+from metail_envs.benchmark.protocol import DemoWindow
 
 AGENTS = [BCAgent, MAMLBCAgent, JointAgent, ConditionedAgent, SingleTaskBCAgent]
 META_TRAINED = [BCAgent, MAMLBCAgent, JointAgent, ConditionedAgent]
@@ -163,6 +165,25 @@ def test_every_adapted_policy_reports_its_budget(trained, cls, test_demos):
     else:
         expected = (0, 1, n_pairs)
     assert (stats["gradient_steps"], stats["forward_passes"], stats["examples"]) == expected
+
+
+def test_fine_tune_epoch_cap_binds_only_on_few_pairs(trained, test_demos, tmp_path, obs):
+    """``adapt_max_epochs``: at most that many passes over the K demos' pairs; where the cap does
+    not bind, the fine-tune is the uncapped one, bit for bit."""
+    trained[BCAgent].save(tmp_path)
+    window = [cut(test_demos[0], DemoWindow(0, 0, 8))]  # 8 pairs: batches of 8 (small: 16)
+    capped = BCAgent.load(tmp_path, adapt_max_epochs=3)
+    uncapped = BCAgent.load(tmp_path, adapt_max_epochs=None)
+    assert capped.adapt(window).adapt_stats["gradient_steps"] == 3  # not small's 10
+    assert uncapped.adapt(window).adapt_stats["gradient_steps"] == 10
+    loose = BCAgent.load(tmp_path, adapt_max_epochs=1000)
+    torch.manual_seed(0)
+    a = loose.adapt(test_demos[:1]).act(obs)
+    torch.manual_seed(0)
+    b = uncapped.adapt(test_demos[:1]).act(obs)
+    np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match="adapt_max_epochs=0 is invalid; accepted: None or >= 1"):
+        BCAgent(config="small", adapt_max_epochs=0)
 
 
 def test_config_overrides_and_refusals():
