@@ -29,6 +29,7 @@ from baselines.config import (
     AgentConfig,
     MLPConfig,
     NonNegativeInt,
+    OptionalPositiveInt,
     PositiveFloat,
     PositiveInt,
 )
@@ -47,15 +48,10 @@ class FinetuneConfig(AgentConfig, file="finetune"):
     adapt_batches: NonNegativeInt
     adapt_batch_size: PositiveInt
     adapt_lr: PositiveFloat
-    adapt_max_epochs: int | None
+    adapt_max_epochs: OptionalPositiveInt
     """At most this many passes over the K demos' pairs (None: no cap). A cap binds only on few
     pairs: 1000 passes cut the short track's 50-250 pairs to 1000 batches and leave whole
     demonstrations at ``adapt_batches``."""
-
-    def check(self) -> None:
-        super().check()
-        ok = self.adapt_max_epochs is None or self.adapt_max_epochs >= 1
-        self.require("adapt_max_epochs", ok, "None or >= 1")
 
     def batches(self, n_pairs: int) -> int:
         """The Adam batches a fine-tune on ``n_pairs`` pairs gets."""

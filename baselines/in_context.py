@@ -56,6 +56,7 @@ from baselines.config import (
     AgentConfig,
     NonNegativeFloat,
     NonNegativeInt,
+    OptionalPositiveInt,
     PositiveFloat,
     PositiveInt,
     Probability,
@@ -90,7 +91,7 @@ class InContextConfig(AgentConfig, file="in_context"):
     p_no_prompt: Probability
     p_short: Probability
     p_episode_start: Probability
-    short_window: int | None
+    short_window: OptionalPositiveInt
     """Short-track window length in meta-training (None: the protocol's ``SHORT_WINDOW``)."""
     window_start: Literal["start", "offset"] | None
     """Short-track window start in meta-training (None: the protocol's ``WINDOW_START``)."""
@@ -100,8 +101,6 @@ class InContextConfig(AgentConfig, file="in_context"):
     def check(self) -> None:
         super().check()
         self.require("d_model", self.d_model % self.heads == 0, "a multiple of heads")
-        ok = self.short_window is None or self.short_window >= 1
-        self.require("short_window", ok, "None or >= 1")
 
     def protocol(self) -> P.ProtocolConfig:
         """The protocol settings the prompts are drawn with in meta-training."""

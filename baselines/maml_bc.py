@@ -52,7 +52,14 @@ from tqdm.auto import tqdm
 from baselines.base import TorchAgent, adapt_stats, env_dims, frozen_copy, seed_all
 from baselines.batches import TaskDemos, as_tensors, load_tasks, pooled_obs, stack_rows
 from baselines.bc import FinetuneConfig, finetune
-from baselines.config import MLPConfig, NonNegativeInt, PositiveFloat, PositiveInt, Probability
+from baselines.config import (
+    MLPConfig,
+    NonNegativeInt,
+    OptionalPositiveInt,
+    PositiveFloat,
+    PositiveInt,
+    Probability,
+)
 from baselines.nets import GaussianPolicy, MeanActionPolicy, bc_loss
 from metail_envs.benchmark import Policy
 from metail_envs.benchmark import protocol as P
@@ -76,7 +83,7 @@ class MAMLBCConfig(FinetuneConfig, MLPConfig, file="maml_bc"):
     adaptation: Literal["inner_loop", "finetune"]
     inner_steps: NonNegativeInt
     """Inner gradient steps, in meta-training and at test (``adaptation="inner_loop"``)."""
-    adapt_window: int | None
+    adapt_window: OptionalPositiveInt
     """Inner loop at test: adapt on the first ``adapt_window`` transitions of each demonstration
     (the episode-start windows that half of meta-training's supports are); None: all of them."""
     inner_lr: PositiveFloat
@@ -101,8 +108,6 @@ class MAMLBCConfig(FinetuneConfig, MLPConfig, file="maml_bc"):
 
     def check(self) -> None:
         super().check()
-        ok = self.adapt_window is None or self.adapt_window >= 1
-        self.require("adapt_window", ok, "None or >= 1")
         if self.learn_inner_lr:
             self.require(
                 "inner_lr", self.inner_lr < self.max_inner_lr,

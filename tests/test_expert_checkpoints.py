@@ -168,6 +168,22 @@ def _run_dir(trained, tmp_path: Path, with_json: bool) -> Path:
     return run
 
 
+def test_the_migration_loads_nothing_unless_told_the_pickles_are_trusted(
+    trained, tmp_path, capsys
+) -> None:
+    """A directory someone handed over, run through the migration without ``--trust-pickles``:
+    the pickles are listed, nothing is unpickled, the command fails."""
+    from baselines.experts.migrate_checkpoints import main
+
+    marker = tmp_path / "ran"
+    run = _run_dir(trained, tmp_path, with_json=False)
+    (run / "last_vecnormalize.pkl").write_bytes(pickle.dumps(Payload(marker)))
+    assert main([str(run)]) == 2
+    out, err = capsys.readouterr()
+    assert "last_vecnormalize.pkl" in out and "--trust-pickles" in err
+    assert not marker.exists() and (run / "last_vecnormalize.pkl").exists()
+
+
 def test_a_pickled_checkpoint_is_refused_by_name_and_never_loaded(trained, tmp_path) -> None:
     from baselines.experts.ppo_files import CheckpointError
     from baselines.experts.train import TrainConfig, train

@@ -6,11 +6,12 @@ Before, a resumable checkpoint of the expert pipeline was ``last.zip`` + ``last_
 (weights-only) and a JSON file beside it (:mod:`baselines.experts.ppo_files`), and refuses the
 pickles. This command converts the runs under the given directories::
 
-    python -m baselines.experts.migrate_checkpoints expert_data/training
+    python -m baselines.experts.migrate_checkpoints --trust-pickles expert_data/training
 
 For every pickle it loads the checkpoint the old way (``VecNormalize.load`` + ``PPO.load``:
 this one read of our own pickles *is* the migration, and the only place the project unpickles a
-checkpoint; run it on runs you made yourself, never on a directory you were handed), writes the
+checkpoint; run it on runs you made yourself, never on a directory you were handed: without
+``--trust-pickles`` it only lists what it would load, and loads nothing), writes the
 JSON, loads the checkpoint the new way (:func:`baselines.experts.train._load`, what resuming and
 fine-tuning do) and checks that both are the same -- tensors, optimizer state, normalisation
 statistics, counters, and the deterministic actions on a batch of observations, bit for bit --
@@ -175,10 +176,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     p.add_argument("dirs", nargs="+", type=Path, help="training directories (searched recursively)")
     p.add_argument("--keep", action="store_true", help="keep the pickles after converting them")
+    p.add_argument(
+        "--trust-pickles",
+        action="store_true",
+        help="load (unpickle) them: only runs you made yourself, a pickle runs whatever code it holds",
+    )
     a = p.parse_args(argv)
     found = pickles(a.dirs)
     if not found:
         print("no pickled checkpoint found")
+    elif not a.trust_pickles:
+        for run_dir, which in found:
+            print(run_dir / LEGACY_PICKLES[which])
+        print(
+            "loading these unpickles them (a pickle runs whatever code it holds): pass "
+            "--trust-pickles only if you made these runs yourself; nothing was loaded",
+            file=sys.stderr,
+        )
+        return 2
     for run_dir, which in found:
         r = migrate(run_dir, which, a.keep)
         print(

@@ -233,7 +233,13 @@ def test_every_ranged_field_refuses_a_value_outside_its_range(cls):
         name: typing.get_args(h) for name, h in hints.items() if typing.get_origin(h) is Annotated
     }
     assert ranged, f"{cls.config_cls.__name__} declares no field range"
-    outside = {"> 0": 0, ">= 0": -1, "[0, 1]": 1.5, "positive layer widths": [8, 0]}
+    outside = {
+        "> 0": 0,
+        ">= 0": -1,
+        "[0, 1]": 1.5,
+        "positive layer widths": [8, 0],
+        "None or >= 1": 0,
+    }
     for name, (base, accepted) in ranged.items():
         bad = outside[accepted.text]
         bad = float(bad) if base is float else bad
