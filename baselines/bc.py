@@ -210,7 +210,10 @@ def mean_action(policy: nn.Module, stats: dict[str, int] | None = None) -> MeanA
 class BCAgent(TorchAgent[BCConfig]):
     """Pooled BC (imitation) over all training tasks; adaptation fine-tunes on the K demos."""
 
-    adaptation_budget = "fine-tune: adapt_batches Adam batches of adapt_batch_size on the K demos"
+    adaptation_budget = (
+        "fine-tune: adapt_batches Adam batches of adapt_batch_size on the K demos, at most "
+        "adapt_max_epochs passes over their pairs"
+    )
     make_net = make_policy
 
     def meta_train(self, demos: Mapping[str, Sequence[Any]], seed: int) -> None:

@@ -313,7 +313,8 @@ class HistoryBCAgent(TorchAgent[HistoryBCConfig]):
 
     adaptation_budget = (
         "none by default (the demos are ignored); adaptation=finetune: adapt_batches Adam "
-        "batches of adapt_batch_size on the K demos"
+        "batches of adapt_batch_size on the K demos, at most adapt_max_epochs passes over "
+        "their pairs"
     )
     make_net = HistoryNet
 

@@ -190,7 +190,8 @@ class MAMLBCAgent(TorchAgent[MAMLBCConfig]):
 
     adaptation_budget = (
         "inner_loop: inner_steps full-batch SGD steps (Meta-SGD rates in (0, max_inner_lr)) on "
-        "the first adapt_window transitions of each demo; finetune: BC's adapt_batches Adam batches"
+        "the first adapt_window transitions of each demo; finetune: BC's adapt_batches Adam "
+        "batches, at most adapt_max_epochs passes over the pairs"
     )
     checkpoint_version = 2  # 2: bounded Meta-SGD rates (raw_inner_lr), no test_inner_steps
 
