@@ -1,0 +1,56 @@
+"""The numbers the README and the docs publish are the ones the committed result files give: the
+v2 leaderboard re-aggregated from ``results/v2``, the README's copies of its tables, and the v2
+tuning table re-read from ``results/validation/v2``. A hand-edited cell, or a result file changed
+without re-rendering, fails here."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from baselines.tuning_table import table
+from metail_envs.benchmark.leaderboard import load_leaderboard
+
+ROOT = Path(__file__).parents[1]
+RENDERED = ROOT / "docs" / "leaderboard-v2" / "leaderboard.md"
+
+
+def tables(markdown: str) -> list[str]:
+    """Every Markdown table of a text, in order (runs of lines that start with ``|``)."""
+    return [m.group(0) for m in re.finditer(r"^\|.*(?:\n\|.*)*", markdown, re.MULTILINE)]
+
+
+def without_verification(markdown: str) -> str:
+    """A rendered leaderboard without the section of its ``--verify`` re-runs."""
+    return markdown.split("\n## Verification")[0].rstrip() + "\n"
+
+
+def test_tables_finds_each_markdown_table():
+    text = "intro\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\ntext | not a table\n| c |\n"
+    assert tables(text) == ["| a | b |\n|---|---|\n| 1 | 2 |", "| c |"]
+
+
+def test_the_committed_leaderboard_is_what_the_result_files_give():
+    board = load_leaderboard(ROOT / "results" / "v2")
+    assert without_verification(board.markdown()) == without_verification(RENDERED.read_text())
+
+
+def test_the_readme_tables_are_the_rendered_leaderboards():
+    rendered = tables(RENDERED.read_text())
+    readme = tables((ROOT / "README.md").read_text())
+    headline = [t for t in rendered if t.startswith("| agent | seeds |")]
+    per_task = [t for t in rendered if "below with 95% confidence" in t.splitlines()[0]]
+    assert len(headline) == 2 and len(per_task) == 1  # test, ood; adaptation against K=0
+    for t in [*headline, *per_task]:
+        assert t in readme, f"README lacks the rendered table starting {t.splitlines()[2]!r}"
+
+
+def test_the_docs_tuning_table_is_what_the_validation_runs_give():
+    runs = sorted((ROOT / "results" / "validation" / "v2").glob("*.json"))
+    assert runs
+    expected = table(runs).splitlines()
+    docs = tables((ROOT / "docs" / "baselines.md").read_text())
+    published = [t.splitlines() for t in docs if t.splitlines()[0] == expected[0]]
+    assert len(published) == 1, "docs/baselines.md should hold the v2 tuning table once"
+    assert published[0][:2] == expected[:2]
+    assert sorted(published[0][2:]) == sorted(expected[2:])  # the shell's glob order may differ
