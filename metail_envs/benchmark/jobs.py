@@ -9,6 +9,7 @@ K, seed) are the same number.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import random
 import sys
@@ -23,6 +24,7 @@ from metail_envs.tasks import Task
 
 from . import evaluation
 from .protocol import DemoWindow, ProtocolConfig, draw_demos, job_seed
+from .results import canonical_json
 
 TICK_S = 0.2
 """At most this long between two progress ticks while episodes are stepped."""
@@ -125,6 +127,16 @@ def _ticker(send: Send) -> Callable[[int], None]:
     return on_step
 
 
+def config_digest(agent: Any) -> str | None:
+    """A short digest of the config the agent adapts with (``agent.config.to_json()``; None for
+    an agent without one). Recorded with every job, so that a result file whose jobs ran under
+    two configs (a default changed between a run and its ``--resume``) is refused, not mixed."""
+    to_json = getattr(getattr(agent, "config", None), "to_json", None)
+    if not callable(to_json):
+        return None
+    return "sha256:" + hashlib.sha256(canonical_json(to_json())).hexdigest()[:16]
+
+
 def evaluate_job(agent: Any, spec: JobSpec, send: Send | None = None) -> dict[str, Any]:
     """Adapt ``agent`` (freshly loaded: adaptation may change it) on the job's demonstrations
     and run its episodes; returns the job's payload (times, adaptation stats, returns, lengths,
@@ -154,6 +166,7 @@ def evaluate_job(agent: Any, spec: JobSpec, send: Send | None = None) -> dict[st
         for env in envs:
             env.close()
     return {
+        "agent_config": config_digest(agent),
         "adapt_time_s": adapt_time,
         "adapt_stats": reported,
         "eval_time_s": time.perf_counter() - start,

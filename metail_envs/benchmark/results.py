@@ -266,6 +266,8 @@ def _check_job(job: Any, config: ProtocolConfig, seed: int, refs: Mapping[str, A
     problem = _check_windows(job, config.version)
     if problem:
         return f"{where}: {problem}"
+    if job.get("agent_config") is not None and not isinstance(job["agent_config"], str):
+        return f"{where}: agent_config must be a digest string, got {job['agent_config']!r}"
     if status == "failed":
         if not isinstance(job.get("error"), str) or not job["error"]:
             return f"{where}: failed without an error message"
@@ -451,6 +453,12 @@ def _check_jobs(
         if key not in expected or key in seen:
             problems.append(f"job {key!r} is unexpected or duplicated")
         seen.add(key)
+    configs = sorted({j.get("agent_config") for j in doc["jobs"] if isinstance(j, dict)} - {None})
+    if len(configs) > 1:
+        problems.append(
+            f"its jobs ran under {len(configs)} agent configs ({', '.join(configs)}): a config "
+            "default changed between a run and its --resume; run the entry again into a new file"
+        )
     meta = doc["meta_train"]
     if doc["complete"] != (seen == expected and meta.get("status") != "pending"):
         problems.append("'complete' flag disagrees with the jobs present")

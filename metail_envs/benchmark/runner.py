@@ -234,6 +234,7 @@ class Evaluation:
             "status": "ok" if payload["ok"] else "failed",
             "error": None if payload["ok"] else payload["error"],
             "demos": payload.get("demos"),
+            "agent_config": payload.get("agent_config"),
             "adapt_time_s": payload.get("adapt_time_s"),
             "adapt_stats": payload.get("adapt_stats"),
             "eval_time_s": payload.get("eval_time_s"),

@@ -84,6 +84,9 @@ def _environment_note(doc: dict[str, Any]) -> str:
 
 def _compare(job: dict[str, Any], payload: dict[str, Any]) -> str:
     """Empty if the re-run gave the file's numbers bit for bit, else what differs."""
+    recorded, rerun = job.get("agent_config"), payload.get("agent_config")
+    if recorded and rerun and recorded != rerun:
+        return f"another agent config: file {recorded}, re-run {rerun}"
     if payload["returns"] == job["returns"] and payload["lengths"] == job["lengths"]:
         if job.get("demos") is None or payload["demos"] == job["demos"]:
             return ""

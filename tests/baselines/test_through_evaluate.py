@@ -42,6 +42,12 @@ def test_every_baseline_through_evaluate(tiny_data_dir, suite, tmp_path):
         doc = json.loads(path.read_text())
         assert doc["meta_train"]["time_s"] == base["meta_train"]["time_s"]  # not meta-trained
         assert doc["agent"]["adapt_kwargs"] == FINETUNE
+    for name, path in zip(meta_learners, mode_paths):  # the config adapted with, per job
+        base = json.loads((tmp_path / "results" / name / "seed_000.json").read_text())
+        digests = {j["agent_config"] for j in json.loads(path.read_text())["jobs"]}
+        base_digests = {j["agent_config"] for j in base["jobs"]}
+        assert len(digests) == len(base_digests) == 1 and digests != base_digests
+        assert next(iter(digests)).startswith("sha256:")
     paths += mode_paths
     assert len(paths) == len(agents) + len(modes)
     for path in paths:

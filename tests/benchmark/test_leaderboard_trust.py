@@ -136,6 +136,7 @@ def _harmless(path: tuple, value, original) -> bool:
         or (path[0] == "config" and path[1].endswith("_cap_s"))  # caps are not settings
         or (path[-1] in ("adapt_time_s", "eval_time_s", "time_s") and value in (2.5, None))
         or (path[-1] in ("adapt_stats", "error") and value in (None, {}))
+        or (path[-1] == "agent_config" and value in (None, "x"))  # one config is one config
         or json.dumps(value) == json.dumps(original)
     )
 
@@ -166,6 +167,21 @@ def test_no_wrong_type_anywhere_stops_the_leaderboard(board_dir, tiny_data):
         if name not in out and path != ("agent", "name"):
             assert name[len("mutants/") : -len(".json")] in shown
     assert len(out) > 0.8 * len(written)
+
+
+def test_a_file_whose_jobs_ran_under_two_agent_configs_is_refused(board_dir, tiny_data):
+    """A default changed between a run and its --resume: the jobs' config digests differ."""
+    doc = read(board_dir, "mean")
+    for i, j in enumerate(doc["jobs"]):
+        j["agent_config"] = "sha256:" + ("a" if i % 2 else "b") * 16
+    write(board_dir / "results" / "mean" / "seed_000.json", doc)
+    one = read(board_dir, "mean", 1)
+    for j in one["jobs"]:
+        j["agent_config"] = "sha256:" + "c" * 16
+    write(board_dir / "results" / "mean" / "seed_001.json", one)
+    out = left_out(load_leaderboard(board_dir, data_dir=tiny_data, resamples=RES))
+    assert "ran under 2 agent configs" in out["mean/seed_000.json"]
+    assert "mean/seed_001.json" not in out
 
 
 def test_forgeries_are_refused_or_flagged(board_dir, tiny_data):
