@@ -179,7 +179,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument(
         "--trust-pickles",
         action="store_true",
-        help="load (unpickle) them: only runs you made yourself, a pickle runs whatever code it holds",
+        help="load (unpickle) them: only runs you made yourself (a pickle runs the code it holds)",
     )
     a = p.parse_args(argv)
     found = pickles(a.dirs)

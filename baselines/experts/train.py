@@ -350,7 +350,8 @@ def _load(run_dir: Path, which: str, venv, config: TrainConfig):
         raise CheckpointError(
             f"{legacy} is a pickled VecNormalize, the checkpoint format before {state_path.name}: "
             f"it is never loaded ({WHY}). If you made this run yourself, convert it once with "
-            f"`python -m baselines.experts.migrate_checkpoints --trust-pickles {run_dir}`; else start it again"
+            "`python -m baselines.experts.migrate_checkpoints --trust-pickles "
+            f"{run_dir}`; else start it again"
         )
     contents = read_zip(zip_path, optimizer=True)
     state = read_state(state_path, zip_path)
