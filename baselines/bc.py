@@ -27,6 +27,7 @@ from baselines.base import TorchAgent, adapt_stats, env_spaces, frozen_copy, see
 from baselines.batches import as_tensors, pairs
 from baselines.config import (
     AgentConfig,
+    Fraction,
     MLPConfig,
     NonNegativeInt,
     OptionalPositiveInt,
@@ -40,10 +41,12 @@ from metail_envs.benchmark import Policy
 class FinetuneConfig(AgentConfig, file="finetune"):
     """The fine-tuning budget on the K demos: ``adapt_batches`` Adam batches of
     ``adapt_batch_size`` pairs at ``adapt_lr`` (squared error of the mean action), or fewer when
-    ``adapt_max_epochs`` passes over the pairs take fewer."""
+    ``adapt_max_epochs`` passes over the pairs take fewer; with ``adapt_holdout`` > 0, early
+    stopping on the last part of each demo."""
 
     adapt_only: ClassVar[tuple[str, ...]] = (
-        "adapt_batches", "adapt_batch_size", "adapt_lr", "adapt_max_epochs"
+        "adapt_batches", "adapt_batch_size", "adapt_lr", "adapt_max_epochs", "adapt_holdout",
+        "adapt_eval_every",
     )  # fmt: skip
     adapt_batches: NonNegativeInt
     adapt_batch_size: PositiveInt
@@ -52,6 +55,13 @@ class FinetuneConfig(AgentConfig, file="finetune"):
     """At most this many passes over the K demos' pairs (None: no cap). A cap binds only on few
     pairs: 1000 passes cut the short track's 50-250 pairs to 1000 batches and leave whole
     demonstrations at ``adapt_batches``."""
+    adapt_holdout: Fraction
+    """The last this fraction of each demo's pairs is held out of the fit; the parameters with
+    the lowest squared error on them (the starting ones included) are kept, so a fine-tune that
+    only fits the seen pairs better leaves the prior as it was. 0: no holdout, the last
+    parameters are kept."""
+    adapt_eval_every: PositiveInt
+    """Batches between two checks of the held-out error."""
 
     def batches(self, n_pairs: int) -> int:
         """The Adam batches a fine-tune on ``n_pairs`` pairs gets."""
@@ -142,6 +152,8 @@ def fit_mean_action(
     batch_size: int,
     lr: float,
     mean_fn: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    holdout: float = 0.0,
+    eval_every: int = 1,
 ) -> dict[str, int]:
     """Fit ``policy``'s mean action to a few demonstrations by squared error, in place; returns
     the budget spent (:func:`baselines.base.adapt_stats`).
@@ -151,22 +163,83 @@ def fit_mean_action(
     entropy, value head and its logger every batch), and it runs hundreds of times per agent
     under the protocol. Batches are drawn with torch's global generator, which the runner seeds
     from (seed, task, K). ``mean_fn`` maps observations to mean actions (default: an SB3
-    policy's, :func:`action_mean`).
+    policy's, :func:`action_mean`). With ``holdout`` > 0 the last fraction of each demo's pairs
+    is not trained on: every ``eval_every`` batches (and before the first) the squared error on
+    them is measured, and the parameters where it was lowest are the ones left in ``policy``.
     """
     if mean_fn is None:
         mean_fn = functools.partial(action_mean, policy)
-    obs, acts = as_tensors(trajs)
+    (obs, acts), held_out = holdout_split(trajs, holdout)
     batch = min(batch_size, len(obs))
     params = [p for p in policy.parameters() if p.requires_grad]
     optimiser = torch.optim.Adam(params, lr=lr)
-    for _ in range(n_batches):
+    best = EarlyStopping(params, mean_fn, held_out) if held_out is not None else None
+    for step in range(n_batches):
+        if best is not None and step % eval_every == 0:
+            best.check()
         rows = torch.randint(0, len(obs), (batch,))
         loss = (mean_fn(obs[rows]) - acts[rows]).pow(2).sum(-1).mean()
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
         optimiser.step()
+    checks = 0
+    if best is not None:
+        best.check()
+        best.restore()
+        checks = best.checks
     policy.train(False)
-    return adapt_stats(n_batches, n_batches, n_batches * batch)
+    return adapt_stats(n_batches, n_batches + checks, n_batches * batch)
+
+
+def holdout_split(
+    trajs: Sequence[Any], fraction: float
+) -> tuple[tuple[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor] | None]:
+    """The demos' pairs split in time: the first ``1 - fraction`` of each demo to train on, the
+    last ``fraction`` (rounded down, at least one pair left to train on) held out; ``None`` held
+    out when that leaves nothing."""
+    if fraction <= 0.0:
+        return as_tensors(trajs), None
+    cuts = [min(len(t.acts) - 1, int(fraction * len(t.acts))) for t in trajs]
+    if sum(cuts) == 0:
+        return as_tensors(trajs), None
+    parts = [[], [], [], []]
+    for t, cut in zip(trajs, cuts, strict=True):
+        obs = np.asarray(t.obs[:-1], dtype=np.float32)
+        acts = np.asarray(t.acts, dtype=np.float32)
+        end = len(acts) - cut
+        for part, array in zip(parts, (obs[:end], acts[:end], obs[end:], acts[end:]), strict=True):
+            part.append(array)
+    fit_obs, fit_acts, held_obs, held_acts = (torch.from_numpy(np.concatenate(p)) for p in parts)
+    return (fit_obs, fit_acts), (held_obs, held_acts)
+
+
+class EarlyStopping:
+    """The parameters with the lowest squared error on held-out pairs seen so far."""
+
+    def __init__(
+        self,
+        params: Sequence[nn.Parameter],
+        mean_fn: Callable[[torch.Tensor], torch.Tensor],
+        held_out: tuple[torch.Tensor, torch.Tensor],
+    ) -> None:
+        self.params, self.mean_fn, self.held_out = list(params), mean_fn, held_out
+        self.best_error = math.inf
+        self.best_values: list[torch.Tensor] = []
+        self.checks = 0
+
+    @torch.no_grad()
+    def check(self) -> None:
+        obs, acts = self.held_out
+        error = float((self.mean_fn(obs) - acts).pow(2).sum(-1).mean())
+        self.checks += 1
+        if error < self.best_error:
+            self.best_error = error
+            self.best_values = [p.detach().clone() for p in self.params]
+
+    @torch.no_grad()
+    def restore(self) -> None:
+        for p, value in zip(self.params, self.best_values, strict=True):
+            p.copy_(value)
 
 
 def finetune(
@@ -183,7 +256,8 @@ def finetune(
         policy.requires_grad_(True)
         stats = fit_mean_action(
             policy, demos, n_batches=n_batches, batch_size=config.adapt_batch_size,
-            lr=config.adapt_lr, mean_fn=mean_fn,
+            lr=config.adapt_lr, mean_fn=mean_fn, holdout=config.adapt_holdout,
+            eval_every=config.adapt_eval_every,
         )  # fmt: skip
     policy.requires_grad_(False)
     return stats

@@ -44,6 +44,7 @@ NonNegativeInt = Annotated[int, Accepted(">= 0", lambda v: v >= 0)]
 PositiveFloat = Annotated[float, Accepted("> 0", lambda v: v > 0)]
 NonNegativeFloat = Annotated[float, Accepted(">= 0", lambda v: v >= 0)]
 Probability = Annotated[float, Accepted("[0, 1]", lambda v: 0.0 <= v <= 1.0)]
+Fraction = Annotated[float, Accepted("[0, 1)", lambda v: 0.0 <= v < 1.0)]
 OptionalPositiveInt = Annotated[int | None, Accepted("None or >= 1", lambda v: v is None or v >= 1)]
 LayerWidths = Annotated[
     tuple[int, ...], Accepted("positive layer widths", lambda v: all(h > 0 for h in v))

@@ -76,6 +76,7 @@ class MAMLBCConfig(FinetuneConfig, MLPConfig, file="maml_bc"):
         *FinetuneConfig.adapt_only,
         "adaptation",
         "adapt_window",
+        "inner_guard",
     )
     init_log_std: float
     min_log_std: float
@@ -86,6 +87,10 @@ class MAMLBCConfig(FinetuneConfig, MLPConfig, file="maml_bc"):
     adapt_window: OptionalPositiveInt
     """Inner loop at test: adapt on the first ``adapt_window`` transitions of each demonstration
     (the episode-start windows that half of meta-training's supports are); None: all of them."""
+    inner_guard: bool
+    """Inner loop at test: keep the iterate (the meta-parameters, step 1, ..., the last step) with
+    the lowest loss on those transitions, so a step that overshoots on a task whose gradients
+    are larger than meta-training's is not taken."""
     inner_lr: PositiveFloat
     """The fixed inner rate, or (``learn_inner_lr``) the initial value of every learned rate."""
     learn_inner_lr: bool
@@ -147,11 +152,36 @@ class MAML:
         """``steps`` inner gradient steps ``p <- p - lr * dL/dp`` on ``(obs, acts)``."""
         first_order = self.first_order if first_order is None else first_order
         for _ in range(self.inner_steps if steps is None else steps):
-            grads = grad(self.loss)(params, obs, acts)
-            if first_order:
-                grads = {k: g.detach() for k, g in grads.items()}
-            params = {k: p - lrs[k] * grads[k] for k, p in params.items()}
+            params = self.step(params, lrs, obs, acts, first_order)
         return params
+
+    def step(
+        self,
+        params: Params,
+        lrs: Mapping[str, Tensor],
+        obs: Tensor,
+        acts: Tensor,
+        first_order: bool,
+    ) -> Params:
+        grads = grad(self.loss)(params, obs, acts)
+        if first_order:
+            grads = {k: g.detach() for k, g in grads.items()}
+        return {k: p - lrs[k] * grads[k] for k, p in params.items()}
+
+    @torch.no_grad()
+    def adapt_guarded(
+        self, params: Params, lrs: Mapping[str, Tensor], obs: Tensor, acts: Tensor, steps: int
+    ) -> tuple[Params, int]:
+        """Test time: ``steps`` first-order inner steps, keeping the iterate (0 to ``steps``)
+        with the lowest loss on ``(obs, acts)``; returns it and its number of steps."""
+        best, best_steps, best_loss = params, 0, float(self.loss(params, obs, acts))
+        for n in range(1, steps + 1):
+            with torch.enable_grad():
+                params = self.step(params, lrs, obs, acts, first_order=True)
+            loss = float(self.loss(params, obs, acts))
+            if loss < best_loss:
+                best, best_steps, best_loss = params, n, loss
+        return best, best_steps
 
     def query_loss(
         self,
@@ -326,14 +356,19 @@ class MAMLBCAgent(TorchAgent[MAMLBCConfig]):
         stats = adapt_stats()
         if demos and self.config.inner_steps:
             obs, acts = as_tensors([_head(t, self.config.adapt_window) for t in demos])
-            steps = self.config.inner_steps
-            adapted = self.maml().adapt(
-                self.params(), self.inner_lrs(), obs, acts, steps=steps, first_order=True
-            )
+            steps, maml = self.config.inner_steps, self.maml()
+            if self.config.inner_guard:
+                adapted, _ = maml.adapt_guarded(self.params(), self.inner_lrs(), obs, acts, steps)
+                passes = 2 * steps + 1  # a gradient and a loss per step, the starting loss
+                stats = adapt_stats(steps, passes, passes * len(obs))
+            else:
+                adapted = maml.adapt(
+                    self.params(), self.inner_lrs(), obs, acts, steps=steps, first_order=True
+                )
+                stats = adapt_stats(steps, steps, steps * len(obs))
             with torch.no_grad():
                 for k, p in policy.named_parameters():
                     p.copy_(adapted[k])
-            stats = adapt_stats(steps, steps, steps * len(obs))
         return MeanActionPolicy(mean_fn, stats)
 
 

@@ -160,8 +160,10 @@ def test_every_adapted_policy_reports_its_budget(trained, cls, test_demos):
         expected = (c.adapt_batches, c.adapt_batches, c.adapt_batches * c.adapt_batch_size)
     elif cls is SingleTaskBCAgent:
         expected = (c.n_batches, c.n_batches, c.n_batches * c.batch_size)
-    elif cls in (MAMLBCAgent, JointAgent):
-        expected = (c.inner_steps, c.inner_steps, c.inner_steps * n_pairs)
+    elif cls in (MAMLBCAgent, JointAgent):  # the guard's losses: 2 passes a step, plus one
+        n = min(n_pairs, 2 * c.adapt_window)
+        passes = 2 * c.inner_steps + 1
+        expected = (c.inner_steps, passes, passes * n)
     else:
         expected = (0, 1, n_pairs)
     assert (stats["gradient_steps"], stats["forward_passes"], stats["examples"]) == expected
@@ -184,6 +186,51 @@ def test_fine_tune_epoch_cap_binds_only_on_few_pairs(trained, test_demos, tmp_pa
     np.testing.assert_array_equal(a, b)
     with pytest.raises(ValueError, match="adapt_max_epochs=0 is invalid; accepted: None or >= 1"):
         BCAgent(config="small", adapt_max_epochs=0)
+
+
+def test_fine_tune_holdout_keeps_the_prior_when_the_held_out_pairs_say_so(
+    trained, test_demos, tmp_path
+):
+    """``adapt_holdout``: the last part of each demo is held out and the parameters with the
+    lowest error on it are kept. Held-out actions that are the prior's own (error 0 before any
+    step) keep the prior however the first part pulls; without a holdout the fit moves it."""
+    from imitation.data.types import TrajectoryWithRew
+
+    trained[BCAgent].save(tmp_path)
+    prior = BCAgent.load(tmp_path).adapt([])
+    demo = cut(test_demos[0], DemoWindow(0, 0, 20))
+    acts = prior.mean_fn(torch.from_numpy(demo.obs[:-1].astype(np.float32))).numpy()
+    acts[:16] += 0.5  # the part the fit sees: pulled away
+    demo = TrajectoryWithRew(obs=demo.obs, acts=acts, infos=None, terminal=False, rews=demo.rews)
+    held = BCAgent.load(tmp_path, adapt_holdout=0.2, adapt_eval_every=2, adapt_max_epochs=None)
+    kept = held.adapt([demo])
+    np.testing.assert_array_equal(kept.act(demo.obs), prior.act(demo.obs))
+    steps = held.config.adapt_batches
+    assert kept.adapt_stats["gradient_steps"] == steps
+    assert kept.adapt_stats["forward_passes"] == steps + steps // 2 + 1  # + the held-out checks
+    moved = BCAgent.load(tmp_path, adapt_holdout=0.0, adapt_max_epochs=None).adapt([demo])
+    assert not np.array_equal(moved.act(demo.obs), prior.act(demo.obs))
+    with pytest.raises(ValueError, match=r"adapt_holdout=1.0 is invalid; accepted: \[0, 1\)"):
+        BCAgent(config="small", adapt_holdout=1.0)
+
+
+def test_fine_tune_holdout_splits_each_demo_in_time():
+    """The first ``1 - fraction`` of each demo's pairs are fitted, the rest held out, at least
+    one pair left to fit; nothing held out gives no held-out set."""
+    from types import SimpleNamespace
+
+    from baselines.bc import holdout_split
+
+    demos = [
+        SimpleNamespace(obs=np.arange(11.0)[:, None], acts=np.arange(10.0)[:, None]),
+        SimpleNamespace(obs=np.arange(3.0)[:, None], acts=100 + np.arange(2.0)[:, None]),
+    ]
+    (fit_obs, fit_acts), (held_obs, held_acts) = holdout_split(demos, 0.3)
+    assert fit_acts.flatten().tolist() == [0, 1, 2, 3, 4, 5, 6, 100, 101]
+    assert held_acts.flatten().tolist() == [7, 8, 9]
+    assert held_obs.flatten().tolist() == [7, 8, 9]
+    assert holdout_split(demos[1:], 0.3)[1] is None
+    assert holdout_split(demos, 0.0)[1] is None
 
 
 def test_config_overrides_and_refusals():
@@ -237,6 +284,7 @@ def test_every_ranged_field_refuses_a_value_outside_its_range(cls):
         "> 0": 0,
         ">= 0": -1,
         "[0, 1]": 1.5,
+        "[0, 1)": 1,
         "positive layer widths": [8, 0],
         "None or >= 1": 0,
     }

@@ -187,8 +187,9 @@ def test_agent_adapt_is_the_inner_steps_on_the_k_demos(cls, train_demos, test_de
 
 @pytest.mark.parametrize("steps", [1, 3])
 def test_inner_steps_at_test_equal_the_declared_count(steps, train_demos, test_demos):
-    """The policy network runs once per inner step while adapting, as in meta-training."""
-    agent = MAMLBCAgent(config="small", inner_steps=steps)
+    """The policy network runs once per inner step while adapting, as in meta-training (and
+    once more per step, plus once, with ``inner_guard``)."""
+    agent = MAMLBCAgent(config="small", inner_steps=steps, inner_guard=False)
     agent.meta_train(train_demos, seed=0)
     calls = []
     handle = agent.net.policy.register_forward_hook(lambda *_: calls.append(1))
@@ -198,6 +199,16 @@ def test_inner_steps_at_test_equal_the_declared_count(steps, train_demos, test_d
         handle.remove()
     assert len(calls) == steps == agent.config.inner_steps == agent.maml().inner_steps
     assert policy.adapt_stats["gradient_steps"] == steps
+    agent.config = dataclasses.replace(agent.config, inner_guard=True)
+    calls.clear()
+    handle = agent.net.policy.register_forward_hook(lambda *_: calls.append(1))
+    try:
+        guarded = agent.adapt(test_demos[:2])
+    finally:
+        handle.remove()
+    passes = 2 * steps + 1  # the guard also measures the loss before and after each step
+    assert len(calls) == guarded.adapt_stats["forward_passes"] == passes
+    assert guarded.adapt_stats["gradient_steps"] == steps
 
 
 def test_meta_sgd_rates_stay_positive_and_bounded_when_pushed_down(train_demos):
@@ -277,7 +288,7 @@ def test_adapt_window_adapts_on_each_demonstrations_start(train_demos, test_demo
     heads = [cut(d, DemoWindow(0, 0, 7)) for d in demos]
     obs = np.concatenate([np.asarray(d.obs[:-1], dtype=np.float32) for d in demos])
     policy = windowed.adapt(demos)
-    assert policy.adapt_stats["examples"] == agent.config.inner_steps * 2 * 7
+    assert policy.adapt_stats["examples"] == (2 * agent.config.inner_steps + 1) * 2 * 7
     np.testing.assert_array_equal(policy.act(obs), agent.adapt(heads).act(obs))
     assert not np.array_equal(policy.act(obs), agent.adapt(demos).act(obs))
     with pytest.raises(ValueError, match="adapt_window=0 is invalid; accepted: None or >= 1"):
@@ -435,3 +446,54 @@ def test_p_short_zero_draws_whole_demo_supports_as_before(train_demos):
         assert torch.equal(batch[f"{key}_obs"], obs) and torch.equal(batch[f"{key}_acts"], acts)
     with pytest.raises(ValueError, match="p_short"):
         MAMLBCAgent(config="small", p_short=1.5)
+
+
+def test_guarded_inner_loop_keeps_the_iterate_with_the_lowest_loss():
+    """``inner_guard``: a step that raises the loss on the K demos is not taken (an overshooting
+    rate keeps the meta-parameters), and where every step lowers it, all steps are taken, equal
+    to the plain inner loop."""
+    policy, params, batch = _setup(hidden=(6, 5))
+    obs, acts = batch["s_obs"][0], batch["s_acts"][0]
+    maml = MAML(policy, "mse", 3, first_order=True)
+    overshoot = _lrs(params, 1e3)
+    assert maml.loss(maml.adapt(params, overshoot, obs, acts), obs, acts) > maml.loss(
+        params, obs, acts
+    )
+    kept, n = maml.adapt_guarded(params, overshoot, obs, acts, steps=3)
+    assert n == 0
+    for k in params:
+        torch.testing.assert_close(kept[k], params[k])
+    small = _lrs(params, 1e-3)
+    kept, n = maml.adapt_guarded(params, small, obs, acts, steps=3)
+    assert n == 3
+    plain = maml.adapt(params, small, obs, acts)
+    for k in params:
+        torch.testing.assert_close(kept[k], plain[k])
+
+
+@pytest.mark.parametrize("cls", [MAMLBCAgent, JointAgent], ids=["maml_bc", "joint"])
+def test_agent_with_inner_guard_keeps_its_prior_when_every_step_overshoots(
+    cls, train_demos, test_demos
+):
+    """Through ``adapt``: with rates so large that every step raises the loss on the demos, the
+    guarded agent acts as its K=0 prior; the plain loop takes the steps and ends above it (or
+    diverges: a NaN loss is never kept either)."""
+    agent = cls(config="small", adapt_window=None, inner_guard=True)
+    agent.meta_train(train_demos, seed=0)
+    c = agent.config
+    agent.config = dataclasses.replace(c, max_inner_lr=1e4)
+    with torch.no_grad():
+        for raw in agent.net.raw_inner_lr.values():
+            raw.fill_(10.0)  # rates near 1e4
+    demos = test_demos[:2]
+    obs = torch.from_numpy(np.concatenate([t.obs[:-1] for t in demos]).astype(np.float32))
+    acts = torch.from_numpy(np.concatenate([t.acts for t in demos]).astype(np.float32))
+    maml = agent.maml()
+    prior = float(maml.loss(agent.params(), obs, acts))
+    guarded = agent.adapt(demos)
+    np.testing.assert_array_equal(guarded.act(obs.numpy()), agent.adapt([]).act(obs.numpy()))
+    agent.config = dataclasses.replace(agent.config, inner_guard=False)
+    plain = agent.adapt(demos)
+    assert plain.adapt_stats["gradient_steps"] == c.inner_steps
+    plain_loss = float((plain.mean_fn(obs) - acts).pow(2).sum(-1).mean())
+    assert not plain_loss <= prior  # above it, or diverged to NaN
