@@ -163,6 +163,7 @@ class MAML:
         acts: Tensor,
         first_order: bool,
     ) -> Params:
+        """One inner step ``p <- p - lr * dL/dp`` (the gradient detached when ``first_order``)."""
         grads = grad(self.loss)(params, obs, acts)
         if first_order:
             grads = {k: g.detach() for k, g in grads.items()}
