@@ -29,6 +29,7 @@ from baselines.config import (
     AgentConfig,
     Fraction,
     MLPConfig,
+    NonNegativeFloat,
     NonNegativeInt,
     OptionalPositiveInt,
     PositiveFloat,
@@ -41,12 +42,13 @@ from metail_envs.benchmark import Policy
 class FinetuneConfig(AgentConfig, file="finetune"):
     """The fine-tuning budget on the K demos: ``adapt_batches`` Adam batches of
     ``adapt_batch_size`` pairs at ``adapt_lr`` (squared error of the mean action), or fewer when
-    ``adapt_max_epochs`` passes over the pairs take fewer; with ``adapt_holdout`` > 0, early
+    ``adapt_max_epochs`` passes over the pairs take fewer; with ``adapt_prior_weight`` > 0, a pull
+    toward the starting parameters that fades as pairs grow; with ``adapt_holdout`` > 0, early
     stopping on the last part of each demo."""
 
     adapt_only: ClassVar[tuple[str, ...]] = (
-        "adapt_batches", "adapt_batch_size", "adapt_lr", "adapt_max_epochs", "adapt_holdout",
-        "adapt_eval_every",
+        "adapt_batches", "adapt_batch_size", "adapt_lr", "adapt_max_epochs", "adapt_prior_weight",
+        "adapt_holdout", "adapt_eval_every",
     )  # fmt: skip
     adapt_batches: NonNegativeInt
     adapt_batch_size: PositiveInt
@@ -55,6 +57,11 @@ class FinetuneConfig(AgentConfig, file="finetune"):
     """At most this many passes over the K demos' pairs (None: no cap). A cap binds only on few
     pairs: 1000 passes cut the short track's 50-250 pairs to 1000 batches and leave whole
     demonstrations at ``adapt_batches``."""
+    adapt_prior_weight: NonNegativeFloat
+    """Weight of the squared distance to the starting parameters, divided by the number of pairs
+    fitted: the log-density of a Gaussian prior centred on the meta-learned (or pooled)
+    parameters, so the prior holds on the short track's few dozen pairs and fades on whole
+    demonstrations (L2-SP, Li et al. 2018). 0: no pull."""
     adapt_holdout: Fraction
     """The last this fraction of each demo's pairs is held out of the fit; the parameters with
     the lowest squared error on them (the starting ones included) are kept, so a fine-tune that
@@ -152,6 +159,7 @@ def fit_mean_action(
     batch_size: int,
     lr: float,
     mean_fn: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    prior_weight: float = 0.0,
     holdout: float = 0.0,
     eval_every: int = 1,
 ) -> dict[str, int]:
@@ -163,7 +171,9 @@ def fit_mean_action(
     entropy, value head and its logger every batch), and it runs hundreds of times per agent
     under the protocol. Batches are drawn with torch's global generator, which the runner seeds
     from (seed, task, K). ``mean_fn`` maps observations to mean actions (default: an SB3
-    policy's, :func:`action_mean`). With ``holdout`` > 0 the last fraction of each demo's pairs
+    policy's, :func:`action_mean`). With ``prior_weight`` > 0 the loss adds ``prior_weight / n``
+    times the squared distance of the parameters to where they started (n: pairs fitted). With
+    ``holdout`` > 0 the last fraction of each demo's pairs
     is not trained on: every ``eval_every`` batches (and before the first) the squared error on
     them is measured, and the parameters where it was lowest are the ones left in ``policy``.
     """
@@ -174,11 +184,15 @@ def fit_mean_action(
     params = [p for p in policy.parameters() if p.requires_grad]
     optimiser = torch.optim.Adam(params, lr=lr)
     best = EarlyStopping(params, mean_fn, held_out) if held_out is not None else None
+    start = [p.detach().clone() for p in params] if prior_weight > 0 else None
     for step in range(n_batches):
         if best is not None and step % eval_every == 0:
             best.check()
         rows = torch.randint(0, len(obs), (batch,))
         loss = (mean_fn(obs[rows]) - acts[rows]).pow(2).sum(-1).mean()
+        if start is not None:
+            distance = sum((p - p0).pow(2).sum() for p, p0 in zip(params, start, strict=True))
+            loss = loss + prior_weight / len(obs) * distance
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
         optimiser.step()
@@ -256,7 +270,8 @@ def finetune(
         policy.requires_grad_(True)
         stats = fit_mean_action(
             policy, demos, n_batches=n_batches, batch_size=config.adapt_batch_size,
-            lr=config.adapt_lr, mean_fn=mean_fn, holdout=config.adapt_holdout,
+            lr=config.adapt_lr, mean_fn=mean_fn, prior_weight=config.adapt_prior_weight,
+            holdout=config.adapt_holdout,
             eval_every=config.adapt_eval_every,
         )  # fmt: skip
     policy.requires_grad_(False)

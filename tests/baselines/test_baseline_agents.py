@@ -214,6 +214,52 @@ def test_fine_tune_holdout_keeps_the_prior_when_the_held_out_pairs_say_so(
         BCAgent(config="small", adapt_holdout=1.0)
 
 
+def test_fine_tune_prior_pull_reaches_the_ridge_solution_centred_on_the_start():
+    """``prior_weight`` = λ: the fit minimises mean squared error + λ/n |w - w0|², whose minimiser
+    is (XᵀX + λI)⁻¹ (Xᵀy + λ w0): a Gaussian prior on w0 against the *summed* error, so the same
+    λ pulls hard on few pairs and fades as they grow (here: the same pairs, twice). Batches are
+    drawn with replacement, so the fit ends within a small noise of the minimiser."""
+    from types import SimpleNamespace
+
+    from baselines.bc import fit_mean_action
+
+    gen = np.random.default_rng(0)
+    x = gen.normal(size=(100, 2)).astype(np.float32)
+    y = (x @ np.array([2.0, -1.0]) + 0.1 * gen.normal(size=100)).astype(np.float32)[:, None]
+    w0 = np.array([[-1.0, 1.0]], dtype=np.float32)
+    weight = 100.0
+    fitted = {}
+    for copies in (1, 2):
+        demos = [SimpleNamespace(obs=np.vstack([x, x[:1]]), acts=y)] * copies
+        X, Y = np.vstack([x] * copies).astype(np.float64), np.vstack([y] * copies)
+        torch.manual_seed(0)
+        linear = torch.nn.Linear(2, 1, bias=False)
+        with torch.no_grad():
+            linear.weight.copy_(torch.from_numpy(w0))
+        fit_mean_action(
+            linear, demos, n_batches=1500, batch_size=len(X), lr=3e-3, mean_fn=linear,
+            prior_weight=weight,
+        )  # fmt: skip
+        fitted[copies] = linear.weight.detach().numpy()[0]
+        ridge = np.linalg.solve(X.T @ X + weight * np.eye(2), X.T @ Y + weight * w0.T)[:, 0]
+        np.testing.assert_allclose(fitted[copies], ridge, atol=0.03)
+    assert np.abs(fitted[2] - fitted[1]).min() > 0.2  # twice the pairs: half the pull
+    with pytest.raises(ValueError, match=r"adapt_prior_weight=-1.0 is invalid; accepted: >= 0"):
+        BCAgent(config="small", adapt_prior_weight=-1.0)
+
+
+def test_fine_tune_prior_pull_reaches_the_agents(trained, test_demos, tmp_path, obs):
+    """Through ``adapt``: a heavy pull leaves the adapted policy nearer its prior than no pull."""
+    trained[BCAgent].save(tmp_path)
+    prior = BCAgent.load(tmp_path).adapt([]).act(obs)
+    moved = {}
+    for weight in (0.0, 1e4):
+        agent = BCAgent.load(tmp_path, adapt_prior_weight=weight, adapt_batches=200, adapt_lr=1e-2)
+        torch.manual_seed(0)
+        moved[weight] = np.abs(agent.adapt(test_demos[:1]).act(obs) - prior).mean()
+    assert moved[1e4] < 0.2 * moved[0.0]
+
+
 def test_fine_tune_holdout_splits_each_demo_in_time():
     """The first ``1 - fraction`` of each demo's pairs are fitted, the rest held out, at least
     one pair left to fit; nothing held out gives no held-out set."""
