@@ -190,11 +190,13 @@ def fit_mean_action(
             best.check()
         rows = torch.randint(0, len(obs), (batch,))
         loss = (mean_fn(obs[rows]) - acts[rows]).pow(2).sum(-1).mean()
-        if start is not None:
-            distance = sum((p - p0).pow(2).sum() for p, p0 in zip(params, start, strict=True))
-            loss = loss + prior_weight / len(obs) * distance
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
+        if start is not None:  # the pull's gradient, 2 * prior_weight / n * (p - p0), added in place
+            with torch.no_grad():
+                for p, p0 in zip(params, start, strict=True):
+                    if p.grad is not None:  # None: not in the mean action (SB3's value head)
+                        p.grad.add_(p - p0, alpha=2.0 * prior_weight / len(obs))
         optimiser.step()
     checks = 0
     if best is not None:
