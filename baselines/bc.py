@@ -192,7 +192,8 @@ def fit_mean_action(
         loss = (mean_fn(obs[rows]) - acts[rows]).pow(2).sum(-1).mean()
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
-        if start is not None:  # the pull's gradient, 2 * prior_weight / n * (p - p0), added in place
+        # the pull's gradient, 2 * prior_weight / n * (p - p0), added in place
+        if start is not None:
             with torch.no_grad():
                 for p, p0 in zip(params, start, strict=True):
                     if p.grad is not None:  # None: not in the mean action (SB3's value head)
