@@ -60,8 +60,9 @@ class FinetuneConfig(AgentConfig, file="finetune"):
     adapt_prior_weight: NonNegativeFloat
     """Weight of the squared distance to the starting parameters, divided by the number of pairs
     fitted: the log-density of a Gaussian prior centred on the meta-learned (or pooled)
-    parameters, so the prior holds on the short track's few dozen pairs and fades on whole
-    demonstrations (L2-SP, Li et al. 2018). 0: no pull."""
+    parameters, so the prior holds on the short track's few dozen pairs and weakens on whole
+    demonstrations, where it still costs at K=1 (L2-SP, Li et al. 2018; docs/baselines.md).
+    0: no pull."""
     adapt_holdout: Fraction
     """The last this fraction of each demo's pairs is held out of the fit; the parameters with
     the lowest squared error on them (the starting ones included) are kept, so a fine-tune that
@@ -173,9 +174,9 @@ def fit_mean_action(
     from (seed, task, K). ``mean_fn`` maps observations to mean actions (default: an SB3
     policy's, :func:`action_mean`). With ``prior_weight`` > 0 the loss adds ``prior_weight / n``
     times the squared distance of the parameters to where they started (n: pairs fitted). With
-    ``holdout`` > 0 the last fraction of each demo's pairs
-    is not trained on: every ``eval_every`` batches (and before the first) the squared error on
-    them is measured, and the parameters where it was lowest are the ones left in ``policy``.
+    ``holdout`` > 0 the last fraction of each demo's pairs is not trained on: every
+    ``eval_every`` batches (and before the first) the squared error on them is measured, and the
+    parameters where it was lowest are the ones left in ``policy``.
     """
     if mean_fn is None:
         mean_fn = functools.partial(action_mean, policy)
@@ -196,7 +197,7 @@ def fit_mean_action(
         if start is not None:
             with torch.no_grad():
                 for p, p0 in zip(params, start, strict=True):
-                    if p.grad is not None:  # None: not in the mean action (SB3's value head)
+                    if p.grad is not None:  # None: not in the mean action (value head, log std)
                         p.grad.add_(p - p0, alpha=2.0 * prior_weight / len(obs))
         optimiser.step()
     checks = 0
