@@ -22,7 +22,7 @@ their sum are logged every ``log_every`` iterations (``agent.log``, saved in the
 ``agent.json``). ``ml_weight=0`` is pooled BC (the rates then never move); a large
 ``ml_weight`` approaches MAML-BC. The support draw (``p_short``: half of the supports are the
 protocol's short-track windows) was chosen on held-out training tasks through ``metail validate``
-(``results/validation/v2/``, docs/baselines.md): with whole-demonstration supports only, the
+(``results/validation/``, docs/baselines.md): with whole-demonstration supports only, the
 3-step inner loop had never seen an episode-start window and made every short-track job worse
 than K=0.
 """

@@ -5,7 +5,7 @@ Per run: the agent, the kwargs it was given, the IQM (and mean) over its tasks a
 protocol condition, how many (task, seed) scores at K>0 fell below the same task's K=0 (adaptation that
 hurt), and its meta-training and mean adaptation times::
 
-    metail tuning-table results/validation/v2/*.json
+    metail tuning-table results/validation/*.json
 """
 
 from __future__ import annotations

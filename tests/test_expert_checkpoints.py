@@ -1,6 +1,6 @@
-"""The expert pipeline's checkpoints load no code: equal to the pickle loads they replace (tiny
-real PPO runs, pickles made here in tmp_path), planted payloads refused or never decoded, and no
-module of the pipeline calling an unpickling loader."""
+"""The expert pipeline's checkpoints load no code: equal to SB3's own (pickle) loads (tiny real
+PPO runs, pickles made here in tmp_path), planted payloads refused or never decoded, and no module
+of the pipeline calling an unpickling loader."""
 
 from __future__ import annotations
 
@@ -21,14 +21,12 @@ from payloads import Payload, assert_each_runs_the_payload
 from metail_envs import load_suite
 
 EXPERTS_DIR = Path(__file__).parents[1] / "baselines" / "experts"
-MIGRATION = "migrate_checkpoints.py"
-"""The one-time migration: the only module allowed to unpickle (our own checkpoints)."""
 
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory):
     """A tiny PPO trained 512 steps in VecNormalize, saved both ways: ``last.zip`` +
-    ``last.json`` (the pipeline's format) and ``last_vecnormalize.pkl`` (the format before),
+    ``last.json`` (the pipeline's format) and ``last_vecnormalize.pkl`` (SB3's own),
     and as a folded expert ``expert.zip``; returns (directory, config, live model, vecnorm)."""
     from stable_baselines3.common.vec_env import VecNormalize
 
@@ -55,7 +53,7 @@ def _venv():
 
 
 def _old_load(d: Path):
-    """The checkpoint as the pipeline loaded it before (unpickles; our own tmp files only)."""
+    """The checkpoint as SB3 loads it (unpickles; our own tmp files only)."""
     from stable_baselines3 import PPO
     from stable_baselines3.common.vec_env import VecNormalize
 
@@ -78,6 +76,29 @@ def _observations(n: int = 500) -> np.ndarray:
     return np.concatenate([obs, rng.normal(0, 2, (n - len(obs), 11))])
 
 
+def compare(a, b, obs: np.ndarray) -> dict:
+    """What differs between two loaded (PPO, VecNormalize) pairs: tensors, optimizer state,
+    normalisation statistics, counters; and how many of ``obs`` get the same deterministic
+    action."""
+    (ma, va), (mb, vb) = a, b
+    sa, sb = ma.policy.state_dict(), mb.policy.state_dict()
+    differs = [k for k in sa if k not in sb or not torch.equal(sa[k], sb[k])]
+    oa, ob = ma.policy.optimizer.state_dict(), mb.policy.optimizer.state_dict()
+    for i, st in oa["state"].items():
+        if any(not torch.equal(v, ob["state"][i][n]) for n, v in st.items() if torch.is_tensor(v)):
+            differs.append(f"optimizer.{i}")
+    for name in ("mean", "var"):
+        for rms in ("obs_rms", "ret_rms"):
+            if not np.array_equal(getattr(getattr(va, rms), name), getattr(getattr(vb, rms), name)):
+                differs.append(f"{rms}.{name}")
+    if ma.num_timesteps != mb.num_timesteps:
+        differs.append("num_timesteps")
+    acts_a = ma.predict(va.normalize_obs(obs), deterministic=True)[0]
+    acts_b = mb.predict(vb.normalize_obs(obs), deterministic=True)[0]
+    same = int(np.all(acts_a == acts_b, axis=1).sum())
+    return {"differs": differs, "identical_actions": same, "n_obs": len(obs)}
+
+
 def _params(model) -> dict[str, torch.Tensor]:
     return {k: v.clone() for k, v in model.policy.state_dict().items()}
 
@@ -87,11 +108,10 @@ def _learn(model, seed: int) -> None:
     model.learn(512, reset_num_timesteps=False, progress_bar=False)
 
 
-def test_checkpoint_loads_as_the_pickles_did_and_resumes_identically(trained) -> None:
-    """New load == old load (PPO.load + VecNormalize.load) == the live objects: tensors,
+def test_checkpoint_loads_as_sb3_does_and_resumes_identically(trained) -> None:
+    """Weights-only load == SB3's load (PPO.load + VecNormalize.load) == the live objects: tensors,
     optimizer, statistics, counters, deterministic actions; 512 more steps from each: the same
     parameters and statistics, bit for bit."""
-    from baselines.experts.migrate_checkpoints import compare
     from baselines.experts.train import _load
 
     d, config, live_model, live_vecnorm = trained
@@ -168,23 +188,7 @@ def _run_dir(trained, tmp_path: Path, with_json: bool) -> Path:
     return run
 
 
-def test_the_migration_loads_nothing_unless_told_the_pickles_are_trusted(
-    trained, tmp_path, capsys
-) -> None:
-    """A directory someone handed over, run through the migration without ``--trust-pickles``:
-    the pickles are listed, nothing is unpickled, the command fails."""
-    from baselines.experts.migrate_checkpoints import main
-
-    marker = tmp_path / "ran"
-    run = _run_dir(trained, tmp_path, with_json=False)
-    (run / "last_vecnormalize.pkl").write_bytes(pickle.dumps(Payload(marker)))
-    assert main([str(run)]) == 2
-    out, err = capsys.readouterr()
-    assert "last_vecnormalize.pkl" in out and "--trust-pickles" in err
-    assert not marker.exists() and (run / "last_vecnormalize.pkl").exists()
-
-
-def test_a_pickled_checkpoint_is_refused_by_name_and_never_loaded(trained, tmp_path) -> None:
+def test_a_pickle_is_refused_and_never_loaded(trained, tmp_path) -> None:
     from baselines.experts.ppo_files import CheckpointError
     from baselines.experts.train import TrainConfig, train
 
@@ -193,12 +197,6 @@ def test_a_pickled_checkpoint_is_refused_by_name_and_never_loaded(trained, tmp_p
     assert not list(run.glob("*.pkl"))  # the pipeline writes no pickle
     (run / "last_vecnormalize.pkl").write_bytes(pickle.dumps(Payload(marker)))
     config = TrainConfig(**{**TINY_PPO, "total_steps": 512})
-    with pytest.raises(
-        CheckpointError,
-        match=r"last_vecnormalize\.pkl is a pickled VecNormalize.*never loaded \(loading a "
-        r"pickle runs whatever code it holds\).*migrate_checkpoints",
-    ):
-        train(load_suite().nominal, config, run, resume=True, progress=False, log=print)
     # a pickle given where a run directory or an expert zip is expected
     with pytest.raises(CheckpointError, match=r"last_vecnormalize\.pkl is a pickle: .*never"):
         train(
@@ -357,25 +355,12 @@ def _unpickling_calls(source: str) -> list[str]:
     return found
 
 
-def _imports_migration(source: str) -> bool:
-    for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.Import | ast.ImportFrom):
-            names = [a.name for a in node.names] + [getattr(node, "module", None) or ""]
-            if any(n.endswith("migrate_checkpoints") for n in names):
-                return True
-    return False
-
-
 def test_no_module_of_the_pipeline_unpickles() -> None:
-    """No module under baselines/experts/ but the one-time migration calls an unpickling loader,
-    and none imports the migration; the scan itself catches each kind of call."""
+    """No module under baselines/experts/ calls an unpickling loader; the scan itself catches
+    each kind of call."""
     offenders = {}
     for path in sorted(EXPERTS_DIR.rglob("*.py")):
         source = path.read_text()
-        if path.name == MIGRATION:
-            assert _unpickling_calls(source)  # it really is the exception
-            continue
-        assert not _imports_migration(source), path
         if found := _unpickling_calls(source):
             offenders[path.name] = found
     assert not offenders, offenders

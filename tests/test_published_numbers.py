@@ -1,6 +1,6 @@
 """The numbers the README and the docs publish are the ones the committed result files give: the
-v2 leaderboard re-aggregated from ``results/v2``, the README's copies of its tables, and the v2
-tuning table re-read from ``results/validation/v2``. A hand-edited cell, or a result file changed
+v2 leaderboard re-aggregated from ``results``, the README's copies of its tables, and the v2
+tuning table re-read from ``results/validation``. A hand-edited cell, or a result file changed
 without re-rendering, fails here."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from baselines.tuning_table import table
 from metail_envs.benchmark.leaderboard import load_leaderboard
 
 ROOT = Path(__file__).parents[1]
-RENDERED = ROOT / "docs" / "leaderboard-v2" / "leaderboard.md"
+RENDERED = ROOT / "docs" / "leaderboard" / "leaderboard.md"
 
 
 def tables(markdown: str) -> list[str]:
@@ -31,7 +31,7 @@ def test_tables_finds_each_markdown_table():
 
 
 def test_the_committed_leaderboard_is_what_the_result_files_give():
-    board = load_leaderboard(ROOT / "results" / "v2")
+    board = load_leaderboard(ROOT / "results")
     assert without_verification(board.markdown()) == without_verification(RENDERED.read_text())
 
 
@@ -46,7 +46,7 @@ def test_the_readme_tables_are_the_rendered_leaderboards():
 
 
 def test_the_docs_tuning_table_is_what_the_validation_runs_give():
-    runs = sorted((ROOT / "results" / "validation" / "v2").glob("*.json"))
+    runs = sorted((ROOT / "results" / "validation").glob("*.json"))
     assert runs
     expected = table(runs).splitlines()
     docs = tables((ROOT / "docs" / "baselines.md").read_text())

@@ -36,7 +36,6 @@ from baselines.experts.evaluate import (
     run_episode,
 )
 from baselines.experts.layout import (
-    adopt_legacy_expert,
     expert_path,
     plain_expert_path,
 )
@@ -395,9 +394,6 @@ def build_data(
         if unknown:
             raise KeyError(f"tasks {sorted(unknown)} are not in suite {suite_name!r}")
     selected = [t for t in suite.tasks if wanted is None or t.id in wanted]
-    for t in selected:
-        if adopt_legacy_expert(data_dir, t.id):
-            log(f"{t.id}: trained expert moved to {expert_path(data_dir, t.id)}")
     manifest = Manifest(suite, data_dir, command, log, rules)
     todo = [t for t in selected if manifest.needs_data(t, force)]
     if todo:

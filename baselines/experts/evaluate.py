@@ -86,10 +86,15 @@ def run_episode(policy: Predictor, env: gym.Env, seed: int, record: bool = False
 
 
 def evaluate_episodes(
-    policy: Predictor, task: Task, n_episodes: int, seed: int = EVAL_SEED
+    policy: Predictor,
+    task: Task,
+    n_episodes: int,
+    seed: int = EVAL_SEED,
+    observe_context: bool = False,
 ) -> list[Episode]:
-    """``n_episodes`` deterministic episodes on ``task`` from reset seeds ``seed + i``."""
-    env = gym.make(ENV_ID, task=task)
+    """``n_episodes`` deterministic episodes on ``task`` from reset seeds ``seed + i``
+    (``observe_context``: the policy sees the task's normalised parameters, as it was trained)."""
+    env = gym.make(ENV_ID, task=task, observe_context=observe_context)
     try:
         return [run_episode(policy, env, seed + i) for i in range(n_episodes)]
     finally:
@@ -97,11 +102,15 @@ def evaluate_episodes(
 
 
 def evaluate_policy(
-    policy: Predictor, task: Task, n_episodes: int, seed: int = EVAL_SEED
+    policy: Predictor,
+    task: Task,
+    n_episodes: int,
+    seed: int = EVAL_SEED,
+    observe_context: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Returns and lengths of ``n_episodes`` deterministic episodes on ``task`` (seeds
     ``seed .. seed + n - 1``)."""
-    eps = evaluate_episodes(policy, task, n_episodes, seed)
+    eps = evaluate_episodes(policy, task, n_episodes, seed, observe_context)
     return np.array([e.ret for e in eps]), np.array([e.length for e in eps])
 
 

@@ -78,6 +78,9 @@ class TrainConfig:
     a converged expert explores again on the new task (the deterministic policy is unchanged)."""
     lr_decay: bool = False
     """Decay the learning rate linearly to 0 over ``total_steps`` (stepwise, per checkpoint)."""
+    decay_steps: int | None = None
+    """The steps the learning-rate decay spans, if not ``total_steps`` (a run trained in
+    stretches, each with a ``total_steps`` of its own, decays over the whole run)."""
     fall_penalty: float = 0.0
     """Subtracted from the training reward when an episode terminates (the hopper falls), never
     from the evaluation: a fine-tune that trades speed for falls is pushed back to a gait that
@@ -317,9 +320,6 @@ def _sb3_save(obj: Any) -> Callable[[Path], None]:
 
 
 CHECKPOINTS = {"last": ("last.zip", "last.json"), "best": ("best_ckpt.zip", "best_ckpt.json")}
-LEGACY_PICKLES = {"last": "last_vecnormalize.pkl", "best": "best_vecnormalize.pkl"}
-"""The pickled VecNormalize of a checkpoint written before the JSON format: refused, never
-read (``python -m baselines.experts.migrate_checkpoints`` converts a run you made yourself)."""
 
 
 def checkpoint_paths(run_dir: str | Path, which: str = "last") -> tuple[Path, Path]:
@@ -332,10 +332,8 @@ def checkpoint_paths(run_dir: str | Path, which: str = "last") -> tuple[Path, Pa
 def _load(run_dir: Path, which: str, venv, config: TrainConfig):
     """A run's checkpoint as (PPO, VecNormalize): a PPO built from ``config`` with the zip's
     policy and optimizer tensors (read weights-only), VecNormalize and the counters from the
-    JSON. No pickle is read; a checkpoint still in the pickle format is refused by name."""
+    JSON. No pickle is read."""
     from baselines.experts.ppo_files import (
-        WHY,
-        CheckpointError,
         check_policy,
         load_tensors,
         make_vecnormalize,
@@ -345,14 +343,6 @@ def _load(run_dir: Path, which: str, venv, config: TrainConfig):
     )
 
     zip_path, state_path = checkpoint_paths(run_dir, which)
-    legacy = Path(run_dir) / LEGACY_PICKLES[which]
-    if not state_path.exists() and legacy.exists():
-        raise CheckpointError(
-            f"{legacy} is a pickled VecNormalize, the checkpoint format before {state_path.name}: "
-            f"it is never loaded ({WHY}). If you made this run yourself, convert it once with "
-            "`python -m baselines.experts.migrate_checkpoints --trust-pickles "
-            f"{run_dir}`; else start it again"
-        )
     contents = read_zip(zip_path, optimizer=True)
     state = read_state(state_path, zip_path)
     check_policy(contents, config.ppo_kwargs()["policy_kwargs"])
@@ -361,6 +351,16 @@ def _load(run_dir: Path, which: str, venv, config: TrainConfig):
     load_tensors(model, contents)
     restore_counters(model, state)
     return model, vecnorm
+
+
+def folded_checkpoint(run_dir: str | Path, which: str, config: TrainConfig, task: Task):
+    """A run's checkpoint as a PPO acting on raw observations (normalisation folded in):
+    what :func:`export_expert` would ship, for scoring a run while it trains."""
+    observe_context = json.loads((Path(run_dir) / "state.json").read_text())["observe_context"]
+    venv = make_vec_env([task], 1, config.seed, observe_context)
+    model, vecnorm = _load(Path(run_dir), which, venv, config)
+    model.policy.load_state_dict(folded_state_dict(model, vecnorm))
+    return model
 
 
 def _new_model(vecnorm, config: TrainConfig):
@@ -485,7 +485,7 @@ def train(
         if chunk > 0:
             _learn(model, config, chunk, callback)
         steps = model.num_timesteps
-        ev = _evaluate(model, vecnorm, tasks, config)
+        ev = _evaluate(model, vecnorm, tasks, config, state.get("observe_context", False))
         _keep_best(out_dir, model, vecnorm, state, ev.value, steps)
         state["wall_s"] += time.perf_counter() - t0
         state["steps"] = steps
@@ -555,8 +555,7 @@ def _load_or_init(
     from stable_baselines3.common.vec_env import VecNormalize
 
     last_zip, last_state = checkpoint_paths(out_dir, "last")
-    legacy = out_dir / LEGACY_PICKLES["last"]
-    if resume and (last_zip.exists() or last_state.exists() or legacy.exists()):
+    if resume and (last_zip.exists() or last_state.exists()):
         model, vecnorm = _load(out_dir, "last", venv, config)
         log(f"{out_dir}: resuming at step {model.num_timesteps}")
     elif init_from is not None and Path(init_from).suffix == ".zip":
@@ -590,7 +589,8 @@ def _learn(model, config: TrainConfig, chunk: int, callback) -> None:
     if config.lr_decay:
         from stable_baselines3.common.utils import get_schedule_fn
 
-        lr = config.ppo.get("learning_rate", 3e-4) * (1 - model.num_timesteps / config.total_steps)
+        span = config.decay_steps or config.total_steps
+        lr = config.ppo.get("learning_rate", 3e-4) * max(0.0, 1 - model.num_timesteps / span)
         model.lr_schedule = get_schedule_fn(lr)
     model.learn(chunk, reset_num_timesteps=False, callback=callback, progress_bar=False)
 
@@ -603,13 +603,17 @@ class _Evaluation:
     """What checkpoints are compared by (the config's ``selection``)."""
 
 
-def _evaluate(model, vecnorm, tasks: Sequence[Task], config: TrainConfig) -> _Evaluation:
+def _evaluate(
+    model, vecnorm, tasks: Sequence[Task], config: TrainConfig, observe_context: bool = False
+) -> _Evaluation:
     """SB3's ``EvalCallback`` step, on the policy the run would ship (normalisation folded in,
     raw observations, deterministic actions), from the selection reset seeds."""
     eval_tasks = tasks[: config.eval_episodes]
     per_task = max(1, config.eval_episodes // len(eval_tasks))
     with _Folded(model, vecnorm) as folded:
-        evals = [evaluate_policy(folded, t, per_task, seed=SELECT_SEED) for t in eval_tasks]
+        evals = [
+            evaluate_policy(folded, t, per_task, SELECT_SEED, observe_context) for t in eval_tasks
+        ]
     rets = np.concatenate([r for r, _ in evals])
     lengths = np.concatenate([lens for _, lens in evals])
     value = reliable_return(rets, lengths) if config.selection == "reliable" else rets.mean()
@@ -708,10 +712,9 @@ def _result(out_dir: Path, state: dict[str, Any]) -> TrainResult:
 
 
 def drop_checkpoints(run_dir: str | Path) -> None:
-    """Delete a finished run's resumable checkpoints (and pickles of the format before), keeping
-    best.zip, state and progress."""
+    """Delete a finished run's resumable checkpoints, keeping best.zip, state and progress."""
     for which in CHECKPOINTS:
-        for p in (*checkpoint_paths(run_dir, which), Path(run_dir) / LEGACY_PICKLES[which]):
+        for p in checkpoint_paths(run_dir, which):
             Path(p).unlink(missing_ok=True)
 
 

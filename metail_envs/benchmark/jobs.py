@@ -54,9 +54,8 @@ class JobSpec:
 
     @property
     def job_seed(self) -> int:
-        """The job's own seed (protocol v1 had no tracks in it)."""
-        track = None if self.config.version == 1 else self.track
-        return job_seed(self.seed, self.task.id, self.k, track)
+        """The job's own seed, from its coordinates (:func:`~.protocol.job_seed`)."""
+        return job_seed(self.seed, self.task.id, self.k, self.track)
 
     @property
     def key(self) -> tuple[str, str, str, int]:

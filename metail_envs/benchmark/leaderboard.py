@@ -30,7 +30,6 @@ from .protocol import (
     FAILED_SCORE,
     HEADLINE,
     MIN_SEEDS,
-    PROTOCOL_VERSION,
     SECOND_BASELINE_AGENT,
     ProtocolConfig,
     condition_label,
@@ -41,10 +40,6 @@ from .verify import verify as verify_jobs  # `verify` is load_leaderboard's argu
 
 Cell = tuple[str, str, int]
 """A (split, track, K) column of the leaderboard."""
-
-
-def _official(version: int) -> ProtocolConfig:
-    return ProtocolConfig() if version == PROTOCOL_VERSION else ProtocolConfig.v1()
 
 
 @dataclass
@@ -89,12 +84,9 @@ class Leaderboard:
     cells: list[Cell]
     baseline: str
     resamples: int
-    version: int = PROTOCOL_VERSION
-    """The protocol version shown; an older one is an archived leaderboard."""
     outputs: dict[str, Path] = field(default_factory=dict)
     checks: list[Check] = field(default_factory=list)
     """The jobs re-run by ``verify``, and how each compared."""
-    verify_note: str = ""
 
     @property
     def baselines(self) -> list[str]:
@@ -131,10 +123,7 @@ def _file_problems(path: Path, expect: dict[str, Any]) -> tuple[dict[str, Any] |
     """A file's document and every reason to leave it out; never raises for a bad file."""
     try:
         doc = read_result(path)
-        proto = doc.get("protocol")
-        current = isinstance(proto, dict) and proto.get("version") == PROTOCOL_VERSION
-        # an archived version is checked for itself; its data and references were others
-        problems = validate_result(doc, **(expect if current else {}))
+        problems = validate_result(doc, **expect)
         return doc, problems or plausibility.identity_problems(doc)
     except ResultError as e:
         return None, [str(e)]
@@ -176,28 +165,22 @@ def load_leaderboard(
     suite_sha, dhash, refs = _current_expectations(data_dir)
     expect = dict(suite_sha256=suite_sha, data_hash=dhash, references=refs)
     valid, excluded = _read_files(root, expect)
-    versions = {doc["protocol"]["version"] for _, doc in valid}
-    version = PROTOCOL_VERSION if PROTOCOL_VERSION in versions or not versions else max(versions)
-    official_key = json.dumps(_official(version).settings(), sort_keys=True)
+    official_key = json.dumps(ProtocolConfig().settings(), sort_keys=True)
     key = _board_settings(valid, official_key)
     settings = json.loads(key)
     chosen = _choose_files(valid, key, excluded)
     config = ProtocolConfig.from_json({k: v for k, v in settings.items()})
     tasks = protocol_tasks(config) if chosen else {}  # the protocol's, never a file's own
-    checks, note = [], ""
-    if verify and version != PROTOCOL_VERSION:
-        note = "archived files are not re-run: the data they were made with is not this checkout's"
-    elif verify:
-        checks = _verify_files(chosen, excluded, verify, verify_seed, data_dir, workers)
+    checks = _verify_files(chosen, excluded, verify, verify_seed, data_dir, workers) if verify else []
     conditions = sorted(config.conditions(), key=_headline_order)
     cells = [(s, track, k) for s in config.splits for track, k in conditions]
     entries = _entries(chosen, tasks, cells)
     board = Leaderboard(
         entries, excluded, settings, key == official_key, tasks, cells, baseline, resamples,
-        version, checks=checks, verify_note=note,
+        checks=checks,
     )  # fmt: skip
     _summarise(board, resamples, seed)
-    _flag(board, list(chosen.values()), refs if version == PROTOCOL_VERSION else None)
+    _flag(board, list(chosen.values()), refs)
     if cells:
         top = cells[0]  # the headline: the first split's short track at the largest K
         board.entries.sort(key=lambda e: (-e.summary[top]["iqm"], e.name))
@@ -392,8 +375,6 @@ def _label(entry: Entry) -> str:
 
 def _verification_lines(board: Leaderboard) -> list[str]:
     """One line per outcome of ``verify`` (counts, then every job that did not match)."""
-    if board.verify_note:
-        return [f"Not verified: {board.verify_note}."]
     if not board.checks:
         return []
     counts = Counter(c.outcome for c in board.checks)
@@ -512,10 +493,8 @@ def _md_table(header: list[str], rows: list[list[str]]) -> str:
 
 
 def _intro(board: Leaderboard) -> list[str]:
-    name = _official(board.version).name
-    archived = "" if board.version == PROTOCOL_VERSION else " (ARCHIVED: not the current protocol)"
     return [
-        f"Protocol: {name}{archived}; {_settings_text(board)}.",
+        f"Protocol: {ProtocolConfig().name}; {_settings_text(board)}.",
         "Score per task: 100 × (R − R_random) / (R_expert − R_random). IQM over (seed × task) "
         f"scores with a {CONFIDENCE:.0%} stratified-bootstrap interval ({board.resamples} "
         "resamples, seeded). Failed jobs count as score 0. Reference agents prove the "

@@ -5,8 +5,8 @@ runner, the result files, the leaderboard and ``docs/protocol.md`` all read them
 A :class:`ProtocolConfig` may shrink the evaluation (fewer tasks, shorter episodes) or evaluate
 other tasks (held-out training tasks for tuning, the nominal Hopper) for tests, tuning and smoke
 runs; such a configuration is recorded in every result file and the leaderboard never mixes it
-with the official one. Protocol v1 (full demonstrations only, always the first K) stays readable
-as :meth:`ProtocolConfig.v1`, so its archived result files still validate and render.
+with the official one. Earlier protocols are not read: their leaderboards are rendered documents
+under ``docs/history/``.
 
 Protocol v2 scores each agent on two *tracks*: ``full`` gives ``adapt`` K whole demonstrations
 (the ceiling), ``short`` gives K windows of ``SHORT_WINDOW`` consecutive transitions (few-shot
@@ -26,8 +26,6 @@ from metail_envs.tasks import DEFAULT_SUITE
 
 SUITE = DEFAULT_SUITE
 PROTOCOL_VERSION = 2
-PROTOCOL_VERSIONS = (1, 2)
-"""Versions this metail reads; only :data:`PROTOCOL_VERSION` is run, older ones are archived."""
 PROTOCOL_NAME = f"{SUITE}, protocol v{PROTOCOL_VERSION}"
 
 EVAL_SPLITS: tuple[str, ...] = ("test", "ood")
@@ -47,8 +45,8 @@ WINDOW_STARTS: tuple[str, ...] = ("start", "offset")
 """Where a short window starts: at the episode start, or at a seeded random offset."""
 WINDOW_START = "start"
 """The short track's window rule (calibrated: docs/protocol.md)."""
-DEMO_DRAWS: tuple[str, ...] = ("first", "seeded")
-"""Which K demonstrations a job gets: the first K (v1), or K drawn per (seed, task, K, track)."""
+DEMO_DRAWS: tuple[str, ...] = ("seeded",)
+"""Which K demonstrations a job gets: K drawn per (seed, task, K, track) (:func:`draw_demos`)."""
 EPISODES = 10
 """Evaluation episodes per (task, K, seed)."""
 MAX_STEPS = 1000
@@ -131,12 +129,6 @@ class ProtocolConfig:
     window_start: str = WINDOW_START
     demo_draw: str = "seeded"
 
-    @classmethod
-    def v1(cls, **kwargs: Any) -> ProtocolConfig:
-        """Protocol v1 (archived): the full track only, always the first K demonstrations."""
-        v1 = {"version": 1, "tracks": ("full",), "short_k_values": (), "demo_draw": "first"}
-        return cls(**{**v1, **kwargs})
-
     def __post_init__(self) -> None:
         for name in ("splits", "k_values", "tasks", "train_tasks", "tracks", "short_k_values"):
             value = getattr(self, name)
@@ -144,8 +136,11 @@ class ProtocolConfig:
                 object.__setattr__(self, name, tuple(value))
         if self.suite != SUITE:
             raise ValueError(f"suite={self.suite!r} is not known; accepted: {SUITE!r}")
-        if self.version not in PROTOCOL_VERSIONS:
-            raise ValueError(f"version={self.version!r} is invalid; accepted: {PROTOCOL_VERSIONS}")
+        if self.version != PROTOCOL_VERSION:
+            raise ValueError(
+                f"version={self.version!r} is invalid; accepted: {PROTOCOL_VERSION} (earlier "
+                "protocols are archived as rendered documents in docs/history/)"
+            )
         _check_choice("splits", self.splits, EVAL_SPLITS + OTHER_SPLITS)
         _check_choice("tracks", self.tracks, TRACKS)
         _check_choice("k_values", self.k_values, range(0, 101))
@@ -211,8 +206,7 @@ class ProtocolConfig:
 
     def is_official(self) -> bool:
         """Whether the settings are those of the official protocol of this version."""
-        official = ProtocolConfig() if self.version == PROTOCOL_VERSION else ProtocolConfig.v1()
-        return self.settings() == official.settings()
+        return self.settings() == ProtocolConfig().settings()
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
@@ -223,7 +217,7 @@ class ProtocolConfig:
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> ProtocolConfig:
-        """The config a result file recorded; one without ``version`` is a v1 config."""
+        """The config a result file recorded (its ``version`` must be the current one)."""
         if not isinstance(d, Mapping):
             raise ValueError(f"protocol config must be a JSON object, got {type(d).__name__}")
         known = set(cls.__dataclass_fields__)
@@ -233,7 +227,9 @@ class ProtocolConfig:
                 f"unknown protocol config keys {sorted(unknown)}; known: {sorted(known)}"
             )
         kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
-        return cls(**kwargs) if "version" in d else cls.v1(**kwargs)
+        if "version" not in d:
+            raise ValueError(f"protocol config lacks 'version'; accepted: {PROTOCOL_VERSION}")
+        return cls(**kwargs)
 
 
 def _digest(*parts: Any) -> int:
@@ -241,14 +237,14 @@ def _digest(*parts: Any) -> int:
     return int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "little")
 
 
-def job_seed(seed: int, task_id: str, k: int, track: str | None = None) -> int:
+def job_seed(seed: int, task_id: str, k: int, track: str) -> int:
     """The seed of one adaptation and its evaluation, derived only from (agent seed, task, K,
-    track); ``track=None`` is protocol v1's seed, which had no tracks.
+    track).
 
     Seeding every job from its own coordinates makes a resumed run give the numbers of an
     uninterrupted one, whatever order the jobs ran in.
     """
-    return _digest(seed, task_id, k) if track is None else _digest(seed, task_id, k, track)
+    return _digest(seed, task_id, k, track)
 
 
 @dataclass(frozen=True)
@@ -269,7 +265,7 @@ def draw_demos(
     """Which of a task's demonstrations (``lengths``: transitions of each in the pool) a job
     with these coordinates gets, and which window of each.
 
-    ``first`` (v1) takes demonstrations 0..K-1; ``seeded`` draws K distinct ones from the pool
+    ``seeded`` (the only rule) draws K distinct ones from the pool
     with a generator seeded from (seed, task, K, track), so that seeds cover the spread of
     demonstrations. On the short track each is cut to ``short_window`` transitions, from the
     start or from a seeded offset (``window_start``).
@@ -280,14 +276,10 @@ def draw_demos(
         raise ValueError(
             f"K={k} demonstrations asked of {task_id!r}, whose pool has {len(lengths)}"
         )
-    if config.demo_draw == "first":
-        indices = list(range(k))
-        rng = None
-    else:
-        import numpy as np
+    import numpy as np
 
-        rng = np.random.default_rng(_digest("demos", seed, task_id, k, track))
-        indices = sorted(int(i) for i in rng.choice(len(lengths), size=k, replace=False))
+    rng = np.random.default_rng(_digest("demos", seed, task_id, k, track))
+    indices = sorted(int(i) for i in rng.choice(len(lengths), size=k, replace=False))
     windows = []
     for i in indices:
         n = int(lengths[i])
@@ -295,7 +287,7 @@ def draw_demos(
             windows.append(DemoWindow(i, 0, n))
             continue
         size = min(config.short_window, n)
-        if config.window_start == "start" or rng is None:
+        if config.window_start == "start":
             start = 0
         else:
             start = int(rng.integers(0, n - size + 1))

@@ -20,13 +20,11 @@ from pathlib import Path
 from typing import Any
 
 from ..fileio import write_json_atomic
-from .protocol import PROTOCOL_VERSIONS, ProtocolConfig, job_seed
+from .protocol import PROTOCOL_VERSION, ProtocolConfig, job_seed
 from .stats import normalised_score
 
 SCHEMA = "metail.result"
 SCHEMA_VERSION = 2
-SCHEMA_VERSIONS = (1, 2)
-"""Schema 1 is protocol v1's (no tracks); it is read for the archived leaderboard only."""
 JOB_STATUSES = ("ok", "failed")
 META_TRAIN_STATUSES = ("pending", "ok", "failed")
 
@@ -234,10 +232,10 @@ def _check_references(refs: dict[str, Any], task_ids: list[str]) -> str | None:
     return None
 
 
-def _check_windows(job: dict[str, Any], version: int) -> str | None:
+def _check_windows(job: dict[str, Any]) -> str | None:
     demos = job.get("demos")
     if demos is None:
-        return None if version == 1 or job.get("status") == "failed" else "demos missing"
+        return None if job.get("status") == "failed" else "demos missing"
     if not isinstance(demos, list) or not all(
         isinstance(w, list) and len(w) == 3 and all(_is_int(x) and x >= 0 for x in w)
         and w[1] < w[2]
@@ -255,15 +253,14 @@ def _check_job(job: Any, config: ProtocolConfig, seed: int, refs: Mapping[str, A
     where = f"job ({job.get('task')!r}, {job.get('track', 'full')!r}, K={job.get('k')!r})"
     if not all(isinstance(job.get(k), str) for k in ("split", "task")) or not _is_int(job.get("k")):
         return f"{where}: split and task must be strings, k an integer"
-    if config.version > 1 and not isinstance(job.get("track"), str):
+    if not isinstance(job.get("track"), str):
         return f"{where}: track must be a string"
     status = job.get("status")
     if status not in JOB_STATUSES:
         return f"{where}: status {status!r} not in {JOB_STATUSES}"
-    track = None if config.version == 1 else job["track"]
-    if job.get("job_seed") != job_seed(seed, job["task"], job["k"], track):
+    if job.get("job_seed") != job_seed(seed, job["task"], job["k"], job["track"]):
         return f"{where}: job_seed {job.get('job_seed')!r} is not seed {seed}'s (copied?)"
-    problem = _check_windows(job, config.version)
+    problem = _check_windows(job)
     if problem:
         return f"{where}: {problem}"
     if job.get("agent_config") is not None and not isinstance(job["agent_config"], str):
@@ -364,8 +361,8 @@ def _check_envelope(doc: Any) -> str | None:
         return f"not a JSON object but {type(doc).__name__}"
     if doc.get("schema") != SCHEMA:
         return f"schema {doc.get('schema')!r} is not {SCHEMA!r}"
-    if doc.get("schema_version") not in SCHEMA_VERSIONS:
-        return f"schema version {doc.get('schema_version')!r}; this metail reads {SCHEMA_VERSIONS}"
+    if doc.get("schema_version") != SCHEMA_VERSION:
+        return f"schema version {doc.get('schema_version')!r}; this metail reads {SCHEMA_VERSION}"
     for key, typ in _TOP.items():
         if not isinstance(doc.get(key), typ) or isinstance(doc.get(key), bool) != (typ is bool):
             return f"field {key!r} missing or not of type {typ.__name__}"
@@ -376,8 +373,11 @@ def _check_envelope(doc: Any) -> str | None:
     if not sealed:
         return "checksum mismatch: the file was edited after it was written"
     version = doc["protocol"].get("version")
-    if version not in PROTOCOL_VERSIONS:
-        return f"protocol version {version!r}; this metail reads {PROTOCOL_VERSIONS}"
+    if version != PROTOCOL_VERSION:
+        return (
+            f"protocol version {version!r}; this metail reads {PROTOCOL_VERSION} (earlier "
+            "protocols' leaderboards are archived in docs/history/)"
+        )
     return None
 
 

@@ -24,7 +24,7 @@ import metail_envs
 from metail_envs.benchmark import ProtocolConfig, resolve_agent
 from metail_envs.benchmark.jobs import JobSpec, job_demos
 
-CHECKPOINTS = Path(__file__).resolve().parents[2] / "results" / "v2" / "checkpoints"
+CHECKPOINTS = Path(__file__).resolve().parents[2] / "results" / "checkpoints"
 BUDGET_S = 10.0
 AGENTS = {
     "bc": ("bc", {}),

@@ -40,12 +40,8 @@ TAMPERS = {
     "edited": (_edit_return, False, "checksum mismatch"),
     "edited-resealed": (_edit_return, True, "mean_return does not match"),
     "score-inconsistent": (_edit_return_consistently, True, "score does not match"),
-    "protocol-v3": (lambda d: d["protocol"].update(version=3), True, "this metail reads (1, 2)"),
-    "v1-label-on-v2": (
-        lambda d: d["protocol"].update(version=1),
-        True,
-        "does not match its config",
-    ),
+    "protocol-v3": (lambda d: d["protocol"].update(version=3), True, "this metail reads 2 "),
+    "protocol-v1": (lambda d: d["protocol"].update(version=1), True, "archived in docs/history"),
     "other-demos": (lambda d: d["protocol"].update(data_hash="0" * 64), True, "demonstration hash"),
     "other-split": (lambda d: d["protocol"].update(suite_sha256="f" * 64), True, "split-file hash"),
     "other-refs": (

@@ -95,24 +95,24 @@ def test_draw_is_seeded_distinct_and_v1_takes_the_first():
     assert len(others) == 8
     start = ProtocolConfig(window_start="start")
     assert all(w.start == 0 for w in draw_demos(start, 3, "t/x/0", 5, "short", lengths))
-    v1 = ProtocolConfig.v1()
-    assert [w.index for w in draw_demos(v1, 7, "t/x/0", 5, "full", lengths)] == [0, 1, 2, 3, 4]
     with pytest.raises(ValueError, match="K=21"):
         draw_demos(v2, 0, "t/x/0", 21, "full", lengths)
     with pytest.raises(ValueError, match="track"):
-        draw_demos(v1, 0, "t/x/0", 1, "short", lengths)
+        draw_demos(ProtocolConfig(tracks=("full",)), 0, "t/x/0", 1, "short", lengths)
 
 
-def test_v1_config_round_trips_and_is_official():
-    v1 = ProtocolConfig.v1()
-    assert v1.conditions() == (("full", 0), ("full", 1), ("full", 5)) and v1.is_official()
-    legacy = {k: v for k, v in v1.to_json().items() if k in ProtocolConfig.v1().to_json()}
-    for key in ("version", "tracks", "short_k_values", "short_window", "window_start", "demo_draw"):
-        legacy.pop(key)
-    assert ProtocolConfig.from_json(legacy) == v1  # a v1 result file's config
+def test_only_the_current_protocol_is_read():
+    """A config round-trips through JSON; one of another version (or none) is refused, naming
+    the version this metail reads and where the earlier protocols are archived."""
     v2 = ProtocolConfig()
+    assert ProtocolConfig.from_json(v2.to_json()) == v2
     assert v2.is_official() and v2.conditions()[-1] == ("short", 5)
     assert len(v2.conditions()) == 5
+    with pytest.raises(ValueError, match=r"version=1 is invalid; accepted: 2 .*docs/history"):
+        ProtocolConfig.from_json({**v2.to_json(), "version": 1})
+    old = {k: v for k, v in v2.to_json().items() if k != "version"}
+    with pytest.raises(ValueError, match="lacks 'version'"):
+        ProtocolConfig.from_json(old)
 
 
 def test_adapt_never_sees_infos(tiny_data):
