@@ -149,10 +149,11 @@ def test_config_errors_name_the_problem(tmp_path: Path) -> None:
 def test_shipped_configs_load() -> None:
     from baselines.experts.train import TrainConfig, available
 
-    assert {"ppo_default", "finetune"} <= set(available())
+    assert {"ppo_default", "finetune", "demonstrator", "demonstrator-b"} <= set(available())
     for name in available():
-        kw = TrainConfig.load(name).ppo_kwargs()
-        assert kw["n_steps"] == 2048 and "policy_kwargs" in kw
+        config = TrainConfig.load(name)
+        kw = config.ppo_kwargs()
+        assert kw["n_steps"] * config.n_envs in (2048, 8192) and "policy_kwargs" in kw
 
 
 def test_stopping_rules() -> None:
