@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import sys
 import types
 import typing
 from collections.abc import Callable, Mapping
@@ -28,6 +29,16 @@ from typing import Annotated, Any, ClassVar, Literal, TypeVar, Union, get_args, 
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 C = TypeVar("C", bound="AgentConfig")
+
+if sys.version_info >= (3, 11):
+    from typing import dataclass_transform
+elif typing.TYPE_CHECKING:
+    from typing_extensions import dataclass_transform
+else:
+
+    def dataclass_transform(**_: Any) -> Callable[[type], type]:
+        """Python 3.10's ``typing.dataclass_transform`` (3.11+): it only informs type checkers."""
+        return lambda cls: cls
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,7 +62,7 @@ LayerWidths = Annotated[
 ]
 
 
-@typing.dataclass_transform(frozen_default=True)
+@dataclass_transform(frozen_default=True)
 @dataclasses.dataclass(frozen=True)
 class AgentConfig:
     """Base of the agents' configs: loading named configs, type checks, JSON round trip.

@@ -36,6 +36,7 @@ MAX_RENDER_SIZE = 4096
 _ACTION_SHAPE = (3,)
 _W = mujoco.mjtWarning
 _DIVERGENCE_WARNINGS = (_W.mjWARN_BADQPOS, _W.mjWARN_BADQVEL, _W.mjWARN_BADQACC)
+_REWARD_TERMS = ("reward_forward", "reward_ctrl", "reward_survive")
 _PARAMETER_TABLE = "<the parameter table, generated from metail_envs.params.PARAMS>"
 
 
@@ -99,7 +100,7 @@ class HopperVariantEnv(gym.Env):
 
     As Hopper-v4, with $dt$ = 4 x 0.002 s = 0.008 s:
 
-    $$r = w_{forward} rac{x_{after} - x_{before}}{dt} + r_{survive} - w_{ctrl} \|a\|_2^2$$
+    $$r = w_{forward} \frac{x_{after} - x_{before}}{dt} + r_{survive} - w_{ctrl} \|a\|_2^2$$
 
     - `reward_forward` = $w_{forward}\,\dot x$, $w_{forward} = 1$ (x velocity of the torso, m/s);
     - `reward_survive` = 1 while healthy (always 1 with `terminate_when_unhealthy=True`, whose
@@ -265,7 +266,7 @@ class HopperVariantEnv(gym.Env):
         self._qvel[:] = qvel
         mujoco.mj_forward(self.model, self.data)
         self._warnings_seen = sum(w.number for w in self._warnings)
-        self._last_obs = self._observe()
+        self._last_obs = self._get_obs()
         x, z = self._qpos.tolist()[:2]
         return self._last_obs, {
             "x_position": x,
@@ -273,63 +274,95 @@ class HopperVariantEnv(gym.Env):
             "task": self._task,
         }
 
-    def _observe(self) -> np.ndarray:
-        """Hopper-v4's observation: qpos without x, then qvel clipped to +-10 (and the context)."""
-        v = [VELOCITY_CLIP if x > VELOCITY_CLIP else -VELOCITY_CLIP if x < -VELOCITY_CLIP else x
-             for x in self._qvel.tolist()]  # fmt: skip
-        return np.array(self._qpos.tolist()[1:] + v + self._context_list)
+    # --- the pieces of a step, named as Gymnasium's Hopper-v5 names them ----------------------
+    # Plain Python floats instead of small NumPy ops: they are most of Hopper-v4's overhead.
 
-    def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
-        # Plain Python floats instead of small NumPy ops: they are most of Hopper-v4's overhead.
-        qpos, ctrl = self._qpos, self._ctrl
-        x_before = qpos[0]
-        shape = action.shape if type(action) is np.ndarray else np.shape(action)
-        if shape != _ACTION_SHAPE:
-            raise ValueError(f"action must have shape (3,), got {checks.show(action)}")
-        try:
-            ctrl[:] = action
-        except (TypeError, ValueError):
-            raise TypeError(f"action must be 3 real numbers, got {checks.show(action)}") from None
-        c = ctrl.tolist()
-        ctrl_cost = CTRL_COST_WEIGHT * (c[0] * c[0] + c[1] * c[1] + c[2] * c[2])
-        if ctrl_cost != ctrl_cost or ctrl_cost == math.inf:
-            raise ValueError(f"action must be finite, got {checks.show(action)}")
-        mujoco.mj_step(self.model, self.data, FRAME_SKIP)
+    @property
+    def is_healthy(self) -> bool:
+        """Whether the current state is healthy (see Episode End, Termination).
 
-        p, v = qpos.tolist(), self._qvel.tolist()
-        x_velocity = (p[0] - x_before) / self.dt
-        state = p[2:] + v
-        healthy = (
+        The angles and velocities (``qpos[2:]``, ``qvel``, unclipped) are in (-100, 100), the
+        torso is higher than 0.7 m (scaled by the rest height over 1.25 m) and its angle is in
+        (-0.2, 0.2) rad.
+        """
+        p = self._qpos.tolist()
+        state = p[2:] + self._qvel.tolist()
+        return (
             self._healthy_z_min < p[1]
             and -HEALTHY_ANGLE_MAX < p[2] < HEALTHY_ANGLE_MAX
             and -HEALTHY_STATE_MAX < min(state)
             and max(state) < HEALTHY_STATE_MAX
         )
-        total = sum(state) + p[0] + p[1]
-        if total - total != 0.0 or self._diverged():
-            info = self._info(p, x_velocity, 0.0, 0.0, 0.0)
+
+    @property
+    def healthy_reward(self) -> float:
+        """``reward_survive``, as Hopper-v4's: 1 while healthy, else 0.
+
+        Always 1 with ``terminate_when_unhealthy=True``: an unhealthy step ends the episode.
+        """
+        return HEALTHY_REWARD if self._terminate_when_unhealthy or self.is_healthy else 0.0
+
+    def control_cost(self, action: list[float]) -> float:
+        r"""The control cost $w_{ctrl}\|a\|_2^2$ of 3 motor commands (it is ``-reward_ctrl``)."""
+        a0, a1, a2 = action
+        return CTRL_COST_WEIGHT * (a0 * a0 + a1 * a1 + a2 * a2)
+
+    def _get_obs(self) -> np.ndarray:
+        """Hopper-v4's observation: qpos without x, then qvel clipped to +-10 (and the context)."""
+        v = [VELOCITY_CLIP if x > VELOCITY_CLIP else -VELOCITY_CLIP if x < -VELOCITY_CLIP else x
+             for x in self._qvel.tolist()]  # fmt: skip
+        return np.array(self._qpos.tolist()[1:] + v + self._context_list)
+
+    def _get_rew(self, x_velocity: float, ctrl_cost: float) -> tuple[float, dict[str, float]]:
+        """The reward of a step (see Rewards), and its three terms as ``info`` reports them."""
+        forward_reward = FORWARD_REWARD_WEIGHT * x_velocity
+        healthy_reward = self.healthy_reward
+        reward = forward_reward + healthy_reward - ctrl_cost
+        return reward, {
+            "reward_forward": forward_reward,
+            "reward_ctrl": -ctrl_cost,
+            "reward_survive": healthy_reward,
+        }
+
+    def _set_action(self, action: np.ndarray) -> list[float]:
+        """Write ``action`` to ``data.ctrl``, refusing a wrong shape or type; the ctrl as floats."""
+        shape = action.shape if type(action) is np.ndarray else np.shape(action)
+        if shape != _ACTION_SHAPE:
+            raise ValueError(f"action must have shape (3,), got {checks.show(action)}")
+        try:
+            self._ctrl[:] = action
+        except (TypeError, ValueError):
+            raise TypeError(f"action must be 3 real numbers, got {checks.show(action)}") from None
+        return self._ctrl.tolist()
+
+    def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+        """Hopper-v4's step: 4 MuJoCo steps of ``action``, or a truncation if they diverge."""
+        x_before = self._qpos[0]
+        ctrl_cost = self.control_cost(self._set_action(action))
+        if not math.isfinite(ctrl_cost):
+            raise ValueError(f"action must be finite, got {checks.show(action)}")
+        mujoco.mj_step(self.model, self.data, FRAME_SKIP)
+
+        p = self._qpos.tolist()
+        x_velocity = (p[0] - x_before) / self.dt
+        if not math.isfinite(sum(p) + sum(self._qvel.tolist())) or self._diverged():
+            info = self._info(p, x_velocity, dict.fromkeys(_REWARD_TERMS, 0.0))
             info["unstable"] = True
             return self._last_obs, 0.0, False, True, info
-        healthy_reward = HEALTHY_REWARD if healthy or self._terminate_when_unhealthy else 0.0
-        forward_reward = FORWARD_REWARD_WEIGHT * x_velocity
-        reward = forward_reward + healthy_reward - ctrl_cost
-        info = self._info(p, x_velocity, forward_reward, -ctrl_cost, healthy_reward)
-        clipped = [VELOCITY_CLIP if x > VELOCITY_CLIP else -VELOCITY_CLIP if x < -VELOCITY_CLIP else x
-                   for x in v]  # fmt: skip
-        obs = self._last_obs = np.array(p[1:] + clipped + self._context_list)
-        return obs, reward, self._terminate_when_unhealthy and not healthy, False, info
+        reward, reward_info = self._get_rew(x_velocity, ctrl_cost)
+        obs = self._last_obs = self._get_obs()
+        terminated = self._terminate_when_unhealthy and not self.is_healthy
+        return obs, reward, terminated, False, self._info(p, x_velocity, reward_info)
 
     def _info(
-        self, p: list[float], x_velocity: float, forward: float, ctrl: float, survive: float
+        self, p: list[float], x_velocity: float, reward_info: dict[str, float]
     ) -> dict[str, Any]:
         """A step's ``info``: Hopper-v5's keys (its reward terms sum to the reward), and the task."""
         return {
             "x_position": p[0],
             "z_distance_from_origin": p[1] - self._init_z,
             "x_velocity": x_velocity,
-            "reward_forward": forward,
-            "reward_ctrl": ctrl,
-            "reward_survive": survive,
+            **reward_info,
             "task": self._task,
         }
 

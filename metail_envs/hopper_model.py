@@ -80,6 +80,44 @@ def torque_to_weight(values: Mapping[str, float]) -> float:
     return values["actuator_strength"] / (total_mass(values) / nominal)
 
 
+_FULLM_TAKES_DATA: bool | None = None
+"""Whether ``mujoco.mj_fullM`` takes ``(m, d, dst)`` (MuJoCo 3.10 on), not ``(m, dst, M)``."""
+
+
+def full_inertia(model: mujoco.MjModel, data: mujoco.MjData, dst: np.ndarray) -> None:
+    """Write the dense joint-space inertia matrix of ``data`` into ``dst`` (``nv`` x ``nv``).
+
+    ``mujoco.mj_fullM`` changed signature in MuJoCo 3.10, from ``(m, dst, M)`` with
+    ``M = d.qM`` to ``(m, d, dst)`` (and ``MjData.qM`` later went away): the first call tries
+    the new one and remembers which one the installed MuJoCo takes.
+    """
+    global _FULLM_TAKES_DATA
+    if _FULLM_TAKES_DATA is None:
+        try:
+            mujoco.mj_fullM(model, data, dst)
+        except TypeError:  # pybind11 refuses the arguments before running anything
+            _FULLM_TAKES_DATA = False
+        else:
+            _FULLM_TAKES_DATA = True
+            return
+    if _FULLM_TAKES_DATA:
+        mujoco.mj_fullM(model, data, dst)
+    else:
+        mujoco.mj_fullM(model, dst, data.qM)
+
+
+_FRAME_EPS = 1e-6
+"""MuJoCo's ``kFrameEps``: an inertial frame this close to its body's frame is the body's."""
+_UNIT_QUAT = (1.0, 0.0, 0.0, 0.0)
+
+
+def _is_null(x: list[float], null: tuple[float, ...]) -> bool:
+    """Whether ``x`` is within ``_FRAME_EPS`` of ``null`` (or of ``-null``: a quaternion's sign)."""
+    return all(abs(a - b) < _FRAME_EPS for a, b in zip(x, null)) or all(
+        abs(a + b) < _FRAME_EPS for a, b in zip(x, null)
+    )
+
+
 _MASS_KEYS = frozenset({"mass", "com_offset", "com_offset_z"} | {f"{b}_mass" for b in BODIES})
 _JOINT_KEYS = {j: frozenset({f"{j}_range_scale", f"{j}_low_deg", f"{j}_high_deg"}) for j in JOINTS}
 
@@ -110,6 +148,8 @@ class HopperModel:
         self._mass0 = m.body_mass[self._bodies].copy()
         self._inertia0 = m.body_inertia[self._bodies].copy()
         self._ipos0 = m.body_ipos[self._torso].copy()
+        self._sameframe = m.body_sameframe
+        self._torso_iquat_null = _is_null(m.body_iquat[self._torso].tolist(), _UNIT_QUAT)
         self._friction0 = self._friction.copy()
         self._damping0 = self._damping.copy()
         self._gravity0 = self._gravity.copy()
@@ -119,6 +159,20 @@ class HopperModel:
         self._values: Mapping[str, float] = DEFAULTS | {
             k: v for k, v in values.items() if k in GEOMETRY_PARAMS
         }
+
+    def _torso_sameframe(self, ipos: list[float]) -> int:
+        """The torso's ``body_sameframe`` for its inertial position ``ipos``, as MuJoCo sets it.
+
+        Kinematics places an inertial frame by this flag, not by ``body_ipos`` alone: where the
+        flag says "the body's frame", ``body_ipos`` is ignored. ``mj_setConst`` recomputes it from
+        MuJoCo 3.11 on; up to 3.10 it stays stale, and a moved centre of mass had no effect.
+        Hence it is set here, before ``mj_setConst`` (which uses it), as MuJoCo sets it.
+        """
+        if not self._torso_iquat_null:
+            return int(mujoco.mjtSameFrame.mjSAMEFRAME_NONE)
+        if _is_null(ipos, (0.0, 0.0, 0.0)):
+            return int(mujoco.mjtSameFrame.mjSAMEFRAME_BODY)
+        return int(mujoco.mjtSameFrame.mjSAMEFRAME_BODYROT)
 
     def apply(self, values: Mapping[str, float], data: mujoco.MjData) -> None:
         """Edit the model in place to a full parameter set of this geometry.
@@ -142,9 +196,10 @@ class HopperModel:
             ipos = self._body_ipos[self._torso]
             ipos[0] = self._ipos0[0] + values["com_offset"]
             ipos[2] = self._ipos0[2] + values["com_offset_z"]
+            self._sameframe[self._torso] = self._torso_sameframe(ipos.tolist())
             mujoco.mj_setConst(m, data)
             # The compiler's solver-scaling statistics, which mj_setConst leaves stale.
-            mujoco.mj_fullM(m, data, self._full_m)
+            full_inertia(m, data, self._full_m)
             m.stat.meaninertia = self._full_m.trace() / m.nv
             m.stat.meanmass = sum(self._body_mass.tolist()[1:]) / (m.nbody - 1)
         for joint, jid in zip(JOINTS, self._joint_ids):

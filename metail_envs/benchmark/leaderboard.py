@@ -17,7 +17,7 @@ import json
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypedDict, Unpack
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import numpy as np
 
@@ -37,6 +37,9 @@ from .protocol import (
 from .results import ResultError, job_key, protocol_tasks, read_result, validate_result
 from .verify import DIFFERS, FAILED, IDENTICAL, UNVERIFIABLE, Check
 from .verify import verify as verify_jobs  # `verify` is load_leaderboard's argument
+
+if TYPE_CHECKING:  # typing.Unpack is Python 3.11+; annotations only (not evaluated at run time)
+    from typing_extensions import Unpack
 
 Cell = tuple[str, str, int]
 """A (split, track, K) column of the leaderboard."""
@@ -171,7 +174,9 @@ def load_leaderboard(
     chosen = _choose_files(valid, key, excluded)
     config = ProtocolConfig.from_json({k: v for k, v in settings.items()})
     tasks = protocol_tasks(config) if chosen else {}  # the protocol's, never a file's own
-    checks = _verify_files(chosen, excluded, verify, verify_seed, data_dir, workers) if verify else []
+    checks = (
+        _verify_files(chosen, excluded, verify, verify_seed, data_dir, workers) if verify else []
+    )
     conditions = sorted(config.conditions(), key=_headline_order)
     cells = [(s, track, k) for s in config.splits for track, k in conditions]
     entries = _entries(chosen, tasks, cells)

@@ -10,11 +10,14 @@ seeded so that every rendering of a leaderboard shows the same interval.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TypedDict, Unpack
+from typing import TYPE_CHECKING, TypedDict
 
 import numpy as np
 
 from .protocol import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, CONFIDENCE
+
+if TYPE_CHECKING:  # typing.Unpack is Python 3.11+; annotations only (not evaluated at run time)
+    from typing_extensions import Unpack
 
 Statistic = Callable[[np.ndarray], np.ndarray]
 """Maps score matrices of shape ``(..., runs, tasks)`` to values of shape ``(...)``."""
