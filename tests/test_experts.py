@@ -156,6 +156,15 @@ def test_shipped_configs_load() -> None:
         assert kw["n_steps"] * config.n_envs in (2048, 8192) and "policy_kwargs" in kw
 
 
+def test_decay_steps_must_be_a_positive_int() -> None:
+    from baselines.experts.train import TrainConfig
+
+    assert TrainConfig(ppo={}, decay_steps=8).decay_steps == 8
+    for bad in (0, -1, 2.5, True):
+        with pytest.raises(ValueError, match="decay_steps must be None or a positive int"):
+            TrainConfig(ppo={}, decay_steps=bad)
+
+
 def test_stopping_rules() -> None:
     from baselines.experts.train import TrainConfig, _finished
 

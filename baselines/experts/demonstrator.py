@@ -7,9 +7,9 @@ drawn at every reset (domain randomisation), so it can demonstrate any task of t
 The run is an ordinary :func:`baselines.experts.train.train` run directory (resumable: an
 interrupted run loses at most one checkpoint interval), trained in stretches of ``--every``
 steps; after each stretch its latest policy is scored on the suite's 40 training and 20 scored
-tasks (deterministic episodes from the protocol's reset seeds, normalised by each task's
-specialist expert and random references) and one row is appended to ``curve.csv``, the learning
-curve that docs/experts.md plots::
+tasks (deterministic episodes from the reset seeds :data:`SCORE_SEED` on, normalised by each
+task's specialist expert and random references) and one row per split is appended to
+``curve.csv``, the learning curve whose table (``--table``) docs/experts.md shows::
 
     python -m baselines.experts.demonstrator --out expert_data/training/demonstrator --resume
 """
@@ -26,7 +26,7 @@ import numpy as np
 
 from baselines.experts.evaluate import evaluate_episodes
 from baselines.experts.train import TrainConfig, folded_checkpoint, train
-from metail_envs.benchmark.stats import normalised_score
+from metail_envs.benchmark import stats
 from metail_envs.data import load_references
 from metail_envs.fileio import atomic_write
 from metail_envs.tasks import Task, load_suite
@@ -51,15 +51,13 @@ def score_split(policy, tasks: list[Task], refs: dict, episodes: int) -> dict[st
         eps = evaluate_episodes(policy, t, episodes, SCORE_SEED, observe_context=True)
         r = refs[t.id]
         rets = np.array([e.ret for e in eps])
-        scores.append(float(normalised_score(rets, r["random_mean"], r["expert_mean"]).mean()))
+        scores.append(stats.normalised_score(rets, r["random_mean"], r["expert_mean"]).mean())
         complete.extend(e.complete for e in eps)
-    s = np.sort(np.array(scores))
-    q = len(s) // 4
-    iqm = s[q : len(s) - q].mean() if len(s) >= 4 else s.mean()
+    per_task = np.array([scores])  # one run x the tasks: the leaderboard's statistics' shape
     return {
-        "median": float(np.median(s)),
-        "iqm": float(iqm),
-        "mean": float(s.mean()),
+        "median": float(stats.median(per_task)),
+        "iqm": float(stats.iqm(per_task)),
+        "mean": float(stats.mean(per_task)),
         "completion": float(np.mean(complete)),
     }
 
@@ -151,10 +149,8 @@ def main(argv: list[str] | None = None) -> None:
                     **row,
                 }
             )
-            print(
-                f"{target:>10} {split:>5}: median {row['median']:.1f} iqm {row['iqm']:.1f} completion {row['completion']:.2f}",
-                flush=True,
-            )
+            summary = ", ".join(f"{k} {row[k]:.2f}" for k in ("median", "iqm", "completion"))
+            print(f"{target:>10} {split:>5}: {summary}", flush=True)
         append_curve(curve, rows)
         done = target
 

@@ -117,6 +117,14 @@ class TrainConfig:
             raise ValueError(
                 f"config fall_penalty must be a number in [0, 1e6), got {self.fall_penalty!r}"
             )
+        if self.decay_steps is not None and (
+            isinstance(self.decay_steps, bool)
+            or not isinstance(self.decay_steps, int)
+            or self.decay_steps < 1
+        ):
+            raise ValueError(
+                f"config decay_steps must be None or a positive int, got {self.decay_steps!r}"
+            )
         for name in ("n_envs", "total_steps", "checkpoint_every", "eval_episodes"):
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
                 raise ValueError(
@@ -485,7 +493,7 @@ def train(
         if chunk > 0:
             _learn(model, config, chunk, callback)
         steps = model.num_timesteps
-        ev = _evaluate(model, vecnorm, tasks, config, state.get("observe_context", False))
+        ev = _evaluate(model, vecnorm, tasks, config, state["observe_context"])
         _keep_best(out_dir, model, vecnorm, state, ev.value, steps)
         state["wall_s"] += time.perf_counter() - t0
         state["steps"] = steps
