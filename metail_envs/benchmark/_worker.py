@@ -38,6 +38,7 @@ def probe(job: dict[str, Any], send: Any) -> dict[str, Any]:
         return {"ok": False, "error": str(e), "resolution": True}
     return {
         "privileged": bool(getattr(cls, "privileged", False)),
+        "task_only": getattr(cls, "task_only", False) is True,
         "target": f"{cls.__module__}:{cls.__qualname__}",
         "init": constructor_params(cls),
         "load": constructor_params(getattr(cls, "load", None)),

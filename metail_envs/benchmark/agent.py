@@ -49,9 +49,15 @@ class Agent(ABC):
 
     Set ``privileged = True`` only for reference agents that must know the task (the expert):
     their ``adapt`` then also receives ``task=``; the leaderboard marks them as references.
+    ``task_only = True`` lets the runner evaluate each task once for all seeds and conditions.
     """
 
     privileged: ClassVar[bool] = False
+    task_only: ClassVar[bool] = False
+    """True only for an agent whose adapted policy depends on the task alone: not on the
+    demonstrations, K, track or seed, and deterministic (the expert reference). The runner then
+    plays each task's episodes once and records them in every (seed, track, K) entry of that
+    task; ``--verify`` re-runs such entries one by one like any other, so a false claim shows."""
 
     @abstractmethod
     def meta_train(self, demos: Mapping[str, Sequence[TrajectoryWithRew]], seed: int) -> None:

@@ -78,6 +78,14 @@ def cut(traj: Any, window: DemoWindow) -> Any:
     )
 
 
+def job_windows(spec: JobSpec, pool: Sequence[Any]) -> list[DemoWindow]:
+    """Which windows of the task's demonstration ``pool`` the job gets (none at K=0)."""
+    if spec.k == 0:
+        return []
+    lengths = [len(t.acts) for t in pool]
+    return draw_demos(spec.config, spec.seed, spec.task.id, spec.k, spec.track, lengths)
+
+
 def job_demos(spec: JobSpec) -> tuple[list[Any], list[DemoWindow]]:
     """The demonstrations ``adapt`` gets in this job, and which windows of the pool they are."""
     if spec.k == 0:
@@ -85,8 +93,7 @@ def job_demos(spec: JobSpec) -> tuple[list[Any], list[DemoWindow]]:
     from metail_envs import data
 
     pool = data.load_demos(spec.task, data_dir=spec.data_dir)
-    lengths = [len(t.acts) for t in pool]
-    windows = draw_demos(spec.config, spec.seed, spec.task.id, spec.k, spec.track, lengths)
+    windows = job_windows(spec, pool)
     return [cut(pool[w.index], w) for w in windows], windows
 
 

@@ -53,6 +53,7 @@ class ExpertAgent(Agent):
     """The task's own expert (privileged: told the task). The score-100 reference."""
 
     privileged = True
+    task_only = True  # deterministic, ignores demonstrations and seed: one evaluation per task
 
     def meta_train(self, demos: Mapping[str, Sequence[Any]], seed: int) -> None:
         pass

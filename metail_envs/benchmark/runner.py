@@ -36,9 +36,9 @@ from metail_envs.tasks import Suite, load_suite
 
 from . import checkpoints
 from .agent import AgentResolutionError, AgentSpec
-from .jobs import JobSpec
+from .jobs import JobSpec, job_windows
 from .protocol import MIN_SEEDS, ProtocolConfig
-from .results import job_key, new_result, read_result, validate_result, write_result
+from .results import canonical_json, job_key, new_result, read_result, validate_result, write_result
 from .stats import normalised_score
 
 JobKey = tuple[str, str, str, int]
@@ -75,6 +75,17 @@ class _Run:
     """What its checkpoint is meta-trained with (:func:`_trained_with`)."""
     wall_base: float = 0.0
     session_start: float = field(default_factory=time.monotonic)
+    task_only: bool = False
+    """Its agent declares ``task_only`` (:class:`.agent.Agent`): one evaluation per task."""
+
+
+@dataclass
+class _Shared:
+    """The one evaluation of a task by a ``task_only`` agent, and the entries that take it."""
+
+    waiters: list[tuple[_Run, JobKey]] = field(default_factory=list)
+    payload: dict[str, Any] | None = None
+    delivered: int = 0
 
 
 def _normalise_agents(agents: AgentLike | Sequence[AgentLike]) -> list[AgentSpec]:
@@ -167,6 +178,9 @@ class Evaluation:
     ) -> None:
         self.runs, self.config, self.common, self.suite = runs, config, common, suite
         self.write_results = write_results
+        self.shared: dict[tuple[bytes, str, str], _Shared] = {}
+        self.pools: dict[str, Any] = {}
+        """Demonstration pools of the tasks, read once to draw shared entries' windows."""
 
     def job(self, fn: str, args: dict[str, Any], tag: Any, start_cap: float) -> Job:
         """A job of :mod:`._worker` under the protocol's caps (``start_cap`` before a phase)."""
@@ -184,10 +198,41 @@ class Evaluation:
         }
 
     def queue_evals(self, run: _Run) -> None:
-        for key in run.todo:
+        """Submit the run's missing evaluation jobs; a ``task_only`` agent's entries of one task
+        (every seed, track and K) wait on one shared job instead."""
+        for key in list(run.todo):
             split, task, track, k = key
             args = {**self._agent_args(run), "split": split, "task": task, "track": track, "k": k}
-            self.executor.submit(self.job("evaluate", args, ("eval", run, key), LOAD_CAP_S))
+            if not run.task_only:
+                self.executor.submit(self.job("evaluate", args, ("eval", run, key), LOAD_CAP_S))
+                continue
+            group = (canonical_json(run.spec.to_json() | {"name": None}), split, task)
+            shared = self.shared.get(group)
+            if shared is None:
+                shared = self.shared[group] = _Shared()
+                self.executor.submit(
+                    self.job("evaluate", args, ("shared", group, None), LOAD_CAP_S)
+                )
+            shared.waiters.append((run, key))
+            if shared.payload is not None:
+                self._deliver(shared)
+
+    def _deliver(self, shared: _Shared) -> None:
+        """Record a shared evaluation in every entry waiting for it (one entry each, with its
+        own job seed); the episodes were ticked once, so later entries count theirs here."""
+        assert shared.payload is not None
+        runs = {}
+        for run, key in shared.waiters:
+            if shared.delivered and shared.payload["ok"]:
+                self.eps_bar.update(self.config.episodes)
+            shared.delivered += 1
+            self.jobs_bar.update(1)
+            self._record(run, key, self._own_windows(run, key, shared.payload))
+            run.todo.remove(key)
+            runs[id(run)] = run
+        shared.waiters = []
+        for run in runs.values():
+            self.write(run)
 
     def write(self, run: _Run) -> None:
         if not self.write_results:
@@ -200,6 +245,11 @@ class Evaluation:
 
     def finish(self, job: Job, payload: dict[str, Any]) -> None:
         kind, run, key = job.tag
+        if kind == "shared":
+            shared = self.shared[run]  # the tag's second item is the shared job's group
+            shared.payload = payload
+            self._deliver(shared)
+            return
         self.jobs_bar.update(1)
         if kind == "meta_train":
             run.doc["meta_train"] = {
@@ -221,6 +271,20 @@ class Evaluation:
         self._record(run, key, payload)
         run.todo.remove(key)
         self.write(run)
+
+    def _own_windows(self, run: _Run, key: JobKey, payload: dict[str, Any]) -> dict[str, Any]:
+        """A shared payload as this entry's: the demonstration windows its own job would have
+        been given (drawn as the worker draws them; the task_only agent ignores them)."""
+        if not payload["ok"]:
+            return payload
+        split, task, track, k = key
+        spec = JobSpec(self.suite.task(task), split, track, k, run.seed, self.config)
+        if task not in self.pools and k > 0:
+            from metail_envs.data import load_demos
+
+            self.pools[task] = load_demos(spec.task, data_dir=self.common["data_dir"])
+        windows = job_windows(spec, self.pools.get(task, []))
+        return {**payload, "demos": [w.to_json() for w in windows]}
 
     def _record(self, run: _Run, key: JobKey, payload: dict[str, Any]) -> None:
         split, task, track, k = key
@@ -280,6 +344,7 @@ class Evaluation:
             for run in self.runs:
                 run.doc["agent"]["privileged"] = probes[run.spec.spec]["privileged"]
                 run.doc["agent"]["target"] = probes[run.spec.spec]["target"]
+                run.task_only = probes[run.spec.spec].get("task_only", False)
                 if run.doc["meta_train"]["status"] == "pending":
                     cap = self.config.meta_train_cap_s + LOAD_CAP_S
                     tag = ("meta_train", run, None)

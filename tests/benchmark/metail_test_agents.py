@@ -12,6 +12,7 @@ import time
 import numpy as np
 
 from metail_envs.benchmark import Agent
+from metail_envs.benchmark.reference_agents import ExpertAgent
 
 
 class MeanActionPolicy:
@@ -196,3 +197,9 @@ class ShiftAgent(MeanActionAgent):
 
     def adapt(self, demos):
         return MeanActionPolicy(np.clip(super().adapt(demos).action + self.shift, -1.0, 1.0))
+
+
+class UnsharedExpertAgent(ExpertAgent):
+    """The expert reference without ``task_only``: every (seed, track, K) evaluated anew."""
+
+    task_only = False

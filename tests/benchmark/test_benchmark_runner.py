@@ -257,3 +257,28 @@ def test_expert_agent_uses_load_expert_and_says_when_it_is_missing(monkeypatch):
     np.testing.assert_array_equal(policy.act(np.zeros((2, 11))), np.full((2, 3), 0.25))
     with pytest.raises(ValueError, match="needs task="):
         ExpertAgent().adapt([])
+
+
+def test_task_only_agent_is_evaluated_once_per_task_with_the_same_numbers(
+    tiny_run, tmp_path, tiny_data
+):
+    """The expert (task_only) plays each task's episodes once for every seed, track and K; its
+    entries hold exactly what evaluating each one anew gives, with their own demonstration
+    windows, and the shared entries of a task carry one job's timing."""
+    out, _ = tiny_run
+    config = tiny_config(tracks=("full", "short"))
+    shared = evaluate(["expert"], out=tmp_path / "shared", seeds=2, config=config,
+                      workers=2, data_dir=tiny_data, progress=False)  # fmt: skip
+    anew = evaluate(["metail_test_agents:UnsharedExpertAgent"], out=tmp_path / "anew", seeds=2,
+                    config=config, workers=2, data_dir=tiny_data, progress=False)  # fmt: skip
+    for a, b in zip(shared, anew, strict=True):
+        assert numbers(load(a)) == numbers(load(b))
+        assert R.validate_result(load(a)) == []
+    times = {}
+    for path in shared:
+        for job in load(path)["jobs"]:
+            times.setdefault(job["task"], set()).add(job["eval_time_s"])
+            assert len(job["demos"]) == job["k"]
+    assert all(len(t) == 1 for t in times.values()), times
+    unshared = {j["eval_time_s"] for p in anew for j in load(p)["jobs"]}
+    assert len(unshared) == sum(len(load(p)["jobs"]) for p in anew)
