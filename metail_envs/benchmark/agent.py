@@ -112,19 +112,68 @@ def available_agents() -> dict[str, str]:
     return names
 
 
+def is_file_spec(spec: str) -> bool:
+    """Whether ``spec`` names a class in a Python file: ``path/to/my_agent.py:MyAgent``."""
+    return isinstance(spec, str) and spec.rpartition(":")[0].endswith(".py")
+
+
+def file_spec(spec: str) -> str:
+    """A file spec with its file made absolute (workers, also on Ray, may run elsewhere)."""
+    path, _, attr = spec.rpartition(":")
+    return f"{Path(path).expanduser().resolve()}:{attr}"
+
+
+def _import_file(path_text: str, what: str) -> Any:
+    """The module of a Python file, imported once per process under a name derived from its
+    absolute path; its directory goes on ``sys.path`` so that it can import its neighbours."""
+    import hashlib
+    import importlib.util
+    import sys
+
+    path = Path(path_text).expanduser().resolve()
+    name = f"metail_agent_file_{path.stem}_{hashlib.sha1(str(path).encode()).hexdigest()[:8]}"
+    if name in sys.modules:
+        return sys.modules[name]
+    if not path.is_file():
+        raise AgentResolutionError(f"agent {what!r}: there is no file {str(path)!r}")
+    module_spec = importlib.util.spec_from_file_location(name, path)
+    if module_spec is None or module_spec.loader is None:
+        raise AgentResolutionError(f"agent {what!r}: {str(path)!r} is not a Python module")
+    module = importlib.util.module_from_spec(module_spec)
+    if str(path.parent) not in sys.path:
+        sys.path.insert(0, str(path.parent))
+    sys.modules[name] = module
+    try:
+        module_spec.loader.exec_module(module)
+    except BaseException as e:
+        del sys.modules[name]
+        raise AgentResolutionError(
+            f"agent {what!r}: importing file {str(path)!r} failed: {type(e).__name__}: {e}"
+        ) from e
+    return module
+
+
 def _import_target(target: str, what: str) -> type:
-    module_name, _, attr = target.partition(":")
+    if is_file_spec(target):
+        module_name, _, attr = target.rpartition(":")
+    else:
+        module_name, _, attr = target.partition(":")
     if not module_name or not attr:
         raise AgentResolutionError(
-            f"agent {what!r} must be 'package.module:Class' or a registered short name; "
-            f"known short names: {', '.join(sorted(available_agents()))}"
+            f"agent {what!r} must be 'package.module:Class', 'path/to/file.py:Class' or a "
+            f"registered short name; known short names: {', '.join(sorted(available_agents()))}"
         )
-    try:
-        obj: Any = importlib.import_module(module_name)
-    except Exception as e:
-        raise AgentResolutionError(
-            f"agent {what!r}: cannot import module {module_name!r}: {e}"
-        ) from e
+    if is_file_spec(target):
+        obj: Any = _import_file(module_name, what)
+    else:
+        try:
+            obj = importlib.import_module(module_name)
+        except Exception as e:
+            raise AgentResolutionError(
+                f"agent {what!r}: cannot import module {module_name!r}: {e} (a module must be "
+                "importable by the worker processes: installed, or on PYTHONPATH; or give the "
+                "file: 'path/to/file.py:Class')"
+            ) from e
     for part in attr.split("."):
         try:
             obj = getattr(obj, part)
@@ -136,8 +185,11 @@ def _import_target(target: str, what: str) -> type:
 
 
 def resolve_agent(spec: str) -> type:
-    """Turn ``'pkg.module:Class'`` or a short name into the agent class, importing only it.
+    """Turn ``'pkg.module:Class'``, ``'path/to/file.py:Class'`` or a short name into the agent
+    class, importing only it.
 
+    A module must be importable where the workers run (installed, or on ``PYTHONPATH``: the
+    current directory is not on a console script's path); a file is imported from its path.
     Short names are looked up among the built-ins and then the ``metail.agents`` entry points;
     only the matching entry point is loaded.
     """
@@ -182,6 +234,9 @@ class AgentSpec:
     """An agent to evaluate: what to import, how to construct it, how to load it for adaptation,
     and its leaderboard name.
 
+    ``spec``: ``'pkg.module:Class'``, ``'path/to/file.py:Class'`` (made absolute here; named
+    ``file:Class`` unless ``name`` says otherwise) or a short name.
+
     ``kwargs`` go to the constructor (meta-training); ``adapt_kwargs`` to ``load`` before each
     adaptation (a test-time mode, e.g. ``{"adaptation": "finetune"}``). An entry whose
     checkpoint is missing borrows one already in the output directory that was meta-trained
@@ -205,6 +260,11 @@ class AgentSpec:
                 f"agent adapt_kwargs must be a JSON object (dict), got {self.adapt_kwargs!r}"
             )
         object.__setattr__(self, "adapt_kwargs", dict(self.adapt_kwargs))
+        if is_file_spec(self.spec):
+            object.__setattr__(self, "spec", file_spec(self.spec))
+            if self.name is None:  # my_agent:MyAgent, not the whole path
+                path, _, attr = self.spec.rpartition(":")
+                object.__setattr__(self, "name", f"{Path(path).stem}:{attr}")
         if self.name is None:
             object.__setattr__(self, "name", self.spec)
 

@@ -35,8 +35,10 @@ def evaluate_arguments(p: argparse.ArgumentParser) -> None:
         action="append",
         required=True,
         metavar="AGENT",
-        help="'package.module:Class' or a short name (random, expert, or a 'metail.agents' "
-        "entry point); repeat to evaluate several agents",
+        help="'path/to/my_agent.py:MyAgent' (a file, from any directory), "
+        "'package.module:Class' (importable by the workers: installed or on PYTHONPATH) or a "
+        "short name (random, expert, or a 'metail.agents' entry point); repeat to evaluate "
+        "several agents",
     )
     p.add_argument(
         "--agent-kwargs", metavar="JSON", help="constructor kwargs (JSON object; one agent only)"
