@@ -75,3 +75,21 @@ def evaluate(job: dict[str, Any], send: Any) -> dict[str, Any]:
     agent = cls.load(Path(job["checkpoint"]), **job["agent"].get("adapt_kwargs", {}))
     spec = JobSpec(task, job["split"], job["track"], job["k"], job["seed"], config, job["data_dir"])
     return evaluate_job(agent, spec, send)
+
+
+def references(job: dict[str, Any], send: Any) -> dict[str, Any]:
+    """The normalisation references of one task at the run's own horizon: the mean returns of
+    the expert and of the random reference agent over the run's evaluation episodes (reset
+    seeds of the protocol; the random agent seeded 0, K=0), for a run whose episode step limit
+    is not the one the shipped references were measured at."""
+    from .reference_agents import ExpertAgent, RandomAgent
+
+    _use_data_dir(job["data_dir"])
+    config = ProtocolConfig.from_json(job["config"])
+    task = metail_envs.load_suite(job["suite"]).task(job["task"])
+    spec = JobSpec(task, job["split"], "full", 0, 0, config, job["data_dir"])
+    out: dict[str, Any] = {"horizon": config.max_steps}
+    for name, agent in (("expert", ExpertAgent()), ("random", RandomAgent())):
+        returns = evaluate_job(agent, spec, send)["returns"]
+        out[f"{name}_mean"] = sum(returns) / len(returns)
+    return out

@@ -29,6 +29,7 @@ from .protocol import (
     CONFIDENCE,
     FAILED_SCORE,
     HEADLINE,
+    MAX_STEPS,
     MIN_SEEDS,
     SECOND_BASELINE_AGENT,
     ProtocolConfig,
@@ -403,7 +404,10 @@ def _settings_text(board: Leaderboard) -> str:
         return "official protocol settings"
     s = board.settings or {}
     parts = [f"{k}={v}" for k, v in s.items() if v != ProtocolConfig().settings().get(k)]
-    return "NON-STANDARD settings (" + ", ".join(parts) + "): not comparable with official results"
+    text = "NON-STANDARD settings (" + ", ".join(parts) + "): not comparable with official results"
+    if s.get("max_steps", MAX_STEPS) != MAX_STEPS:
+        text += f"; scores normalised by references measured in the run at {s['max_steps']} steps"
+    return text
 
 
 def _main_rows(board: Leaderboard, split: str) -> tuple[list[str], list[list[str]]]:

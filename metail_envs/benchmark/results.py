@@ -220,13 +220,18 @@ def _check_meta(meta: dict[str, Any]) -> str | None:
     return None
 
 
-def _check_references(refs: dict[str, Any], task_ids: list[str]) -> str | None:
+def _check_references(refs: dict[str, Any], task_ids: list[str], max_steps: int) -> str | None:
     for task_id in task_ids:
         ref = refs.get(task_id)
         if not isinstance(ref, dict) or not all(
             _is_num(ref.get(k)) for k in ("expert_mean", "random_mean")
         ):
             return f"reference of {task_id!r} missing or not finite numbers"
+        if ref.get("horizon", max_steps) != max_steps:
+            return (
+                f"reference of {task_id!r} was measured at {ref['horizon']!r} steps, but the "
+                f"episodes ran {max_steps}"
+            )
         if not ref["expert_mean"] > ref["random_mean"]:
             return f"reference of {task_id!r}: expert mean must exceed random mean"
     return None
@@ -344,10 +349,10 @@ def validate_result(
         )
     task_ids = [t for ids in tasks.values() for t in ids]
     refs = doc["references"]
-    problem = _check_references(refs, task_ids)
+    problem = _check_references(refs, task_ids, config.max_steps)
     if problem:
         return [*problems, problem]
-    problem = _references_differ(refs, references, task_ids)
+    problem = _references_differ(refs, references, task_ids, config.max_steps)
     if problem:
         problems.append(problem)
     refs = {t: refs[t] for t in task_ids}
@@ -417,12 +422,21 @@ def _references_differ(
     refs: Mapping[str, Any],
     references: Mapping[str, Mapping[str, float]] | None,
     task_ids: list[str],
+    max_steps: int,
 ) -> str | None:
-    """The first task whose recorded references differ from this checkout's ``references``."""
+    """The first task whose recorded references differ from this checkout's ``references``.
+
+    References of a run whose episodes are not as long as the checkout's references' horizon
+    were measured in that run at its own horizon (a smoke run: never official), and are only
+    checked to say so (:func:`_check_references`)."""
     if references is None:
         return None
     for task_id in task_ids:
         ref, cur = refs[task_id], references.get(task_id)
+        if cur is not None and cur.get("horizon", max_steps) != max_steps:
+            if "horizon" not in ref:
+                return f"reference of {task_id!r} is not at the run's horizon of {max_steps} steps"
+            continue
         if cur is None or any(
             not math.isclose(ref[k], cur[k], rel_tol=1e-12) for k in ("expert_mean", "random_mean")
         ):

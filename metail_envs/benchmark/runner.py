@@ -16,7 +16,7 @@ import shutil
 import time
 import warnings
 from collections.abc import Mapping, Sequence
-from contextlib import closing
+from contextlib import ExitStack, closing
 from dataclasses import dataclass, field
 from itertools import product
 from pathlib import Path
@@ -156,12 +156,38 @@ def _references(suite: Suite, data_dir: str | None, ids: list[str]) -> dict[str,
     missing = [t for t in ids if t not in refs]
     if missing:
         raise ValueError(f"the expert data has no normalisation references for {missing}")
-    out = {}
-    for t in ids:
-        ref = {k: float(refs[t][k]) for k in ("expert_mean", "random_mean")}
+    return {t: {k: refs[t][k] for k in ("expert_mean", "random_mean", "horizon")} for t in ids}
+
+
+def _at_horizon(
+    refs: dict[str, dict], ctx: dict[str, Any], tasks: dict[str, list[str]], pool: Executor
+) -> dict[str, dict]:
+    """The references at the run's own episode step limit: the shipped ones where they were
+    measured at it, else measured here on every evaluated task (the expert's and the random
+    reference's episodes, :func:`._worker.references`), so that a shorter smoke run's expert
+    still scores about 100 and random about 0. Each is checked: expert above random."""
+    config = ProtocolConfig.from_json(ctx["config"])
+    stale = {t for t, ref in refs.items() if ref["horizon"] != config.max_steps}
+    out = {t: {**refs[t]} for t in refs if t not in stale}
+    if stale:
+        phases = {"start": "loading the reference agents"}
+        caps = {"start": LOAD_CAP_S, "adapt": config.adapt_cap_s, "eval": config.act_cap_s}
+        for split, ids in tasks.items():
+            for t in (t for t in ids if t in stale):
+                args = {**ctx, "split": split, "task": t}
+                pool.submit(Job(_JOBS + "references", args, caps, phases, t))
+        for job, payload in pool.as_completed(lambda kind, value: None):
+            if not payload["ok"]:
+                raise RuntimeError(f"measuring the references of {job.tag!r}: {payload['error']}")
+            out[job.tag] = {k: payload[k] for k in ("expert_mean", "random_mean", "horizon")}
+    for t, ref in out.items():
         if not ref["expert_mean"] > ref["random_mean"]:
-            raise ValueError(f"reference of {t!r}: expert mean must exceed random mean, got {ref}")
-        out[t] = ref
+            raise ValueError(
+                f"reference of {t!r} at max_steps={ref['horizon']}: the expert's mean return "
+                f"{ref['expert_mean']:.3g} must exceed the random reference's "
+                f"{ref['random_mean']:.3g}; a horizon this short cannot be normalised (use a "
+                "longer max_steps)"
+            )
     return out
 
 
@@ -417,18 +443,23 @@ def evaluate(
     data_dir = str(Path(data_dir).resolve()) if data_dir is not None else None
     refs = _references(suite, data_dir, [t for ids in tasks.values() for t in ids])
     hashes = data_hash(suite, data_dir=data_dir), data_hash(suite, data_dir, train_tasks)
-    ctx = _Context(config, suite, tasks, refs, *hashes, meta_train_only)
-    pairs = product(specs, seed_list)
-    runs = [_prepare_run(ctx, out, spec, seed, resume, trust_checkpoints) for spec, seed in pairs]
     common = {"suite": suite.name, "data_dir": data_dir, "config": config.to_json()}
-    common["train_tasks"] = train_tasks
-    evaluation = Evaluation(runs, config, common, suite, write_results=not meta_train_only)
-    if isinstance(executor, Executor):
-        evaluation.execute(executor, progress)
-    else:
-        memory = "share" if max_memory_gb is None else max_memory_gb
-        with closing(make_executor(executor, workers, ray_address, retries, memory)) as pool:
-            evaluation.execute(pool, progress)
+    with ExitStack() as stack:
+        if isinstance(executor, Executor):
+            pool = executor
+        else:
+            memory = "share" if max_memory_gb is None else max_memory_gb
+            pool = make_executor(executor, workers, ray_address, retries, memory)
+            stack.enter_context(closing(pool))
+        refs = _at_horizon(refs, common, tasks, pool)
+        ctx = _Context(config, suite, tasks, refs, *hashes, meta_train_only)
+        pairs = product(specs, seed_list)
+        runs = [
+            _prepare_run(ctx, out, spec, seed, resume, trust_checkpoints) for spec, seed in pairs
+        ]
+        common["train_tasks"] = train_tasks
+        evaluation = Evaluation(runs, config, common, suite, write_results=not meta_train_only)
+        evaluation.execute(pool, progress)
     return _checkpoints_trained(runs) if meta_train_only else [r.path for r in runs]
 
 

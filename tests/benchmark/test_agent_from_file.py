@@ -10,6 +10,7 @@ import sys
 import textwrap
 
 import pytest
+from raytools import ray_or_skip
 from tinybench import load, numbers, tiny_config
 
 from metail_envs.benchmark import AgentSpec, evaluate
@@ -66,15 +67,13 @@ def test_a_file_agent_is_evaluated_from_its_directory_by_the_cli(agent_dir, tiny
     assert [j["status"] for j in doc["jobs"]] == ["ok"] * 4
 
 
-def test_a_file_agent_runs_on_ray_with_the_local_numbers(
-    agent_dir, tiny_data, tmp_path, ray_cluster
-):
+def test_a_file_agent_runs_on_ray_with_the_local_numbers(agent_dir, tiny_data, tmp_path):
+    ray_or_skip()
     spec = str(agent_dir / "my_agent.py") + ":MyAgent"
     config = tiny_config(splits=("test",), k_values=(0,), tasks=(tiny_config().tasks[0],))
     kw = dict(seeds=1, config=config, data_dir=tiny_data, progress=False, workers=1)
     [local] = evaluate(spec, out=tmp_path / "local", **kw)
-    on = {"executor": "ray", "ray_address": ray_cluster.address}
-    [on_ray] = evaluate(spec, out=tmp_path / "ray", **on, **kw)
+    [on_ray] = evaluate(spec, out=tmp_path / "ray", executor="ray", **kw)  # a Ray started here
     assert numbers(load(on_ray)) == numbers(load(local))
 
 

@@ -115,7 +115,8 @@ def test_leaderboard_scores_valid_files_and_lists_the_rest(tiny_run, tiny_data, 
     (bad / "truncated.json").write_text(json.dumps(doc)[:200])
     (bad / "duplicate.json").write_text(json.dumps(doc))
     other = copy.deepcopy(doc)
-    other["config"]["max_steps"] = 41
+    other["config"]["max_steps"] = 41  # as a run at 41 steps records it, references included
+    other["references"] = {t: {**r, "horizon": 41} for t, r in other["references"].items()}
     (bad / "other-settings.json").write_text(json.dumps(reseal(other)))
     for i in (1, 2):  # two different valid files claiming the same agent and seed
         conflict = copy.deepcopy(doc)

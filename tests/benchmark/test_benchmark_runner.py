@@ -282,3 +282,25 @@ def test_task_only_agent_is_evaluated_once_per_task_with_the_same_numbers(
     assert all(len(t) == 1 for t in times.values()), times
     unshared = {j["eval_time_s"] for p in anew for j in load(p)["jobs"]}
     assert len(unshared) == sum(len(load(p)["jobs"]) for p in anew)
+
+
+def test_a_shorter_horizon_is_normalised_by_references_at_that_horizon(tmp_path, tiny_data):
+    """A smoke run shorter than the references' horizon (40 steps in the tiny data) measures
+    its references at its own horizon in the run: the expert scores 100 and random 0 there, not
+    a fraction of a longer episode's return; the file says so and validates."""
+    config = tiny_config(max_steps=25)
+    paths = evaluate(["expert", "random"], out=tmp_path, seeds=1, config=config, workers=2,
+                     data_dir=tiny_data, progress=False)  # fmt: skip
+    shipped = api.load_references("hopper-v1", data_dir=tiny_data)
+    for path in paths:
+        doc = load(path)
+        assert {r["horizon"] for r in doc["references"].values()} == {25}
+        assert R.validate_result(doc, references=shipped) == []
+        scores = [j["score"] for j in doc["jobs"] if j["k"] == 0]
+        expect = 100.0 if doc["agent"]["name"] == "expert" else 0.0
+        assert scores == pytest.approx([expect] * len(scores), abs=1e-9)
+        for t, ref in doc["references"].items():
+            assert ref["expert_mean"] < shipped[t]["expert_mean"]  # 25 of 40 steps' reward
+    with pytest.raises(ValueError, match="max_steps=1: the expert's mean return"):
+        evaluate(["random"], out=tmp_path / "one", seeds=1, config=tiny_config(max_steps=1),
+                 workers=1, data_dir=tiny_data, progress=False)  # fmt: skip

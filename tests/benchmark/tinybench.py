@@ -106,6 +106,7 @@ def write_tiny_data(root: Path, n_demos: int = N_DEMOS) -> Path:
         "format": DATA_FORMAT,
         "suite": suite.name,
         "suite_sha256": suite.sha256,
+        "rule": {"time_limit": MAX_STEPS},  # the horizon its references are measured at
         "tasks": {},
     }
     for task in suite.tasks:
