@@ -21,6 +21,9 @@ from .protocol import (
     MAX_STEPS,
     MIN_SEEDS,
     PROTOCOL_NAME,
+    QUICK_EPISODES,
+    QUICK_SEEDS,
+    QUICK_TASKS,
     SHORT_K_VALUES,
     TRACKS,
 )
@@ -52,7 +55,17 @@ def evaluate_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--name", help="leaderboard name of the agent (one agent only)")
     p.add_argument(
-        "--seeds", type=int, default=MIN_SEEDS, help=f"meta-training seeds 0..N-1 ({MIN_SEEDS})"
+        "--seeds",
+        type=int,
+        metavar="N",
+        help=f"meta-training seeds 0..N-1 (default {MIN_SEEDS}; {QUICK_SEEDS} with --quick)",
+    )
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"a quick estimate: the protocol on {len(QUICK_TASKS)} fixed scored tasks with "
+        f"{QUICK_EPISODES} episodes each and {QUICK_SEEDS} seeds (full horizon, every track and "
+        "K); prints its table with intervals; its files are not leaderboard entries",
     )
     p.add_argument("--out", required=True, metavar="DIR", help="directory for the result files")
     p.add_argument("--resume", action="store_true", help="finish the result files in --out")
@@ -93,14 +106,30 @@ def evaluate_arguments(p: argparse.ArgumentParser) -> None:
 def _smoke_arguments(p: argparse.ArgumentParser) -> None:
     """The protocol settings a smoke run may shrink (flagged on the leaderboard)."""
     smoke = p.add_argument_group("non-standard settings (smoke runs; flagged on the leaderboard)")
-    smoke.add_argument("--k-values", type=int, nargs="+", default=list(K_VALUES), metavar="K")
-    smoke.add_argument("--tracks", nargs="+", choices=TRACKS, default=list(TRACKS))
     smoke.add_argument(
-        "--short-k-values", type=int, nargs="+", default=list(SHORT_K_VALUES), metavar="K"
+        "--k-values", type=int, nargs="+", metavar="K",
+        help=f"whole demonstrations per adaptation, full track (default {list(K_VALUES)})",
+    )  # fmt: skip
+    smoke.add_argument(
+        "--tracks", nargs="+", choices=TRACKS,
+        help=f"tracks to evaluate (default {list(TRACKS)})",
+    )  # fmt: skip
+    smoke.add_argument(
+        "--short-k-values", type=int, nargs="+", metavar="K",
+        help=f"demonstration windows per adaptation, short track (default {list(SHORT_K_VALUES)})",
+    )  # fmt: skip
+    smoke.add_argument(
+        "--episodes", type=int, help=f"evaluation episodes per job (default {EPISODES})"
     )
-    smoke.add_argument("--episodes", type=int, default=EPISODES)
-    smoke.add_argument("--max-steps", type=int, default=MAX_STEPS)
-    smoke.add_argument("--train-tasks", nargs="+", metavar="TASK_ID")
+    smoke.add_argument(
+        "--max-steps", type=int,
+        help=f"episode step limit (default {MAX_STEPS}); a shorter one is normalised by "
+        "references measured in the run at that limit",
+    )  # fmt: skip
+    smoke.add_argument(
+        "--train-tasks", nargs="+", metavar="TASK_ID",
+        help="meta-train on these training tasks only (default: all)",
+    )  # fmt: skip
 
 
 def _agents(a: argparse.Namespace) -> list:
@@ -133,7 +162,6 @@ def run_evaluate(a: argparse.Namespace) -> int:
     from metail_envs.extras import require_extra
 
     from .preflight import check_out_dir, probe_agents
-    from .protocol import ProtocolConfig
     from .run_report import StageLog
     from .runner import evaluate
 
@@ -143,16 +171,8 @@ def run_evaluate(a: argparse.Namespace) -> int:
     splits = a.splits or [
         s for s in EVAL_SPLITS if any(f"/{s}/" in t for t in a.tasks or [f"/{s}/"])
     ]
-    config = ProtocolConfig(
-        splits=tuple(splits),
-        k_values=tuple(a.k_values),
-        tracks=tuple(a.tracks),
-        short_k_values=tuple(a.short_k_values),
-        episodes=a.episodes,
-        max_steps=a.max_steps,
-        tasks=tuple(a.tasks) if a.tasks else None,
-        train_tasks=tuple(a.train_tasks) if a.train_tasks else None,
-    )
+    config = _config(a, splits)
+    seeds = a.seeds if a.seeds is not None else (QUICK_SEEDS if a.quick else MIN_SEEDS)
     bars = not a.no_progress and sys.stderr.isatty()
     memory = SHARE if a.max_memory_gb is None else a.max_memory_gb
     with make_executor(a.executor, a.workers, a.ray_address, a.retries, memory) as pool:
@@ -160,7 +180,7 @@ def run_evaluate(a: argparse.Namespace) -> int:
         paths = evaluate(
             agents,
             out=a.out,
-            seeds=a.seeds,
+            seeds=seeds,
             config=config,
             resume=a.resume,
             trust_checkpoints=a.trust_checkpoints,
@@ -174,9 +194,42 @@ def run_evaluate(a: argparse.Namespace) -> int:
         return 0
     print(f"{len(paths)} result files under {a.out}", file=sys.stderr)
     code = 0
-    if a.leaderboard:
-        code = run_leaderboard(argparse.Namespace(dir=a.out, out=None, data_dir=a.data_dir))
+    if a.leaderboard or a.quick:
+        board = argparse.Namespace(dir=a.out, out=None, data_dir=a.data_dir, quick=a.quick)
+        code = run_leaderboard(board)
     return max(code, report_failures(paths))
+
+
+SMOKE_OPTIONS = ("splits", "tasks", "k_values", "tracks", "short_k_values", "episodes",
+                 "max_steps", "train_tasks")  # fmt: skip
+
+
+def _config(a: argparse.Namespace, splits: list[str]) -> Any:
+    """The protocol configuration the options ask for: the official one, the quick estimate
+    (``--quick``, which takes none of the smoke options), or a smoke run."""
+    from .protocol import ProtocolConfig
+
+    if a.quick:
+        given = [f"--{o.replace('_', '-')}" for o in SMOKE_OPTIONS if getattr(a, o) is not None]
+        if given:
+            raise ValueError(f"--quick is a fixed subset of the protocol; it takes no {given}")
+        return ProtocolConfig.quick_estimate()
+    official = ProtocolConfig()
+
+    def pick(name: str) -> Any:
+        value = getattr(a, name)
+        return getattr(official, name) if value is None else tuple(value)
+
+    return ProtocolConfig(
+        splits=tuple(splits),
+        k_values=pick("k_values"),
+        tracks=pick("tracks"),
+        short_k_values=pick("short_k_values"),
+        episodes=a.episodes if a.episodes is not None else official.episodes,
+        max_steps=a.max_steps if a.max_steps is not None else official.max_steps,
+        tasks=tuple(a.tasks) if a.tasks else None,
+        train_tasks=tuple(a.train_tasks) if a.train_tasks else None,
+    )
 
 
 def report_failures(paths: list) -> int:
@@ -211,6 +264,12 @@ def leaderboard_arguments(p: argparse.ArgumentParser) -> None:
         "returns differ (runs the agents' code: verify only agents you would evaluate)",
     )
     p.add_argument("--verify-seed", type=int, default=0, help="seed of the draw (0)")
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="show the quick estimates in DIR (metail evaluate --quick), which a leaderboard "
+        "otherwise leaves out",
+    )
     p.add_argument("--workers", type=int, help="worker processes for --verify (default: cores)")
 
 
@@ -220,7 +279,7 @@ def run_leaderboard(a: argparse.Namespace) -> int:
     require_extra("benchmark")
     from .leaderboard import render_leaderboard
 
-    verify = {k: getattr(a, k, None) for k in ("verify", "verify_seed", "workers")}
+    verify = {k: getattr(a, k, None) for k in ("verify", "verify_seed", "workers", "quick")}
     board = render_leaderboard(
         a.dir, a.out, data_dir=a.data_dir, **{k: v for k, v in verify.items() if v is not None}
     )

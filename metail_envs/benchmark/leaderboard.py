@@ -31,6 +31,8 @@ from .protocol import (
     HEADLINE,
     MAX_STEPS,
     MIN_SEEDS,
+    QUICK_EPISODES,
+    QUICK_TASKS,
     SECOND_BASELINE_AGENT,
     ProtocolConfig,
     condition_label,
@@ -154,8 +156,12 @@ def load_leaderboard(
     verify: int = 0,
     verify_seed: int = 0,
     workers: int | None = None,
+    quick: bool = False,
 ) -> Leaderboard:
     """Validate every result file under ``results_dir`` and aggregate the valid ones.
+
+    Quick estimates (``metail evaluate --quick``) are not leaderboard entries: they are left
+    out unless ``quick``, which shows them alone.
 
     The official settings are used when any valid file has them; otherwise the most common
     settings among valid files, and the leaderboard says it is not the official one. ``verify``:
@@ -169,6 +175,7 @@ def load_leaderboard(
     suite_sha, dhash, refs = _current_expectations(data_dir)
     expect = dict(suite_sha256=suite_sha, data_hash=dhash, references=refs)
     valid, excluded = _read_files(root, expect)
+    valid = _quick_or_not(valid, excluded, quick)
     official_key = json.dumps(ProtocolConfig().settings(), sort_keys=True)
     key = _board_settings(valid, official_key)
     settings = json.loads(key)
@@ -207,6 +214,21 @@ def _read_files(root: Path, expect: dict[str, Any]) -> tuple[_Files, list[Exclud
         else:
             valid.append((path, doc))
     return valid, excluded
+
+
+def _quick_or_not(valid: _Files, excluded: list[Excluded], quick: bool) -> _Files:
+    """The files that are quick estimates if ``quick``, else those that are not; the others
+    are added to ``excluded`` with the reason."""
+    keep: _Files = []
+    for path, doc in valid:
+        if bool(doc["config"].get("quick", False)) == quick:
+            keep.append((path, doc))
+        elif quick:
+            excluded.append(Excluded(str(path), ["not a quick estimate (this board shows those)"]))
+        else:
+            why = "a quick estimate (metail evaluate --quick), not a leaderboard entry"
+            excluded.append(Excluded(str(path), [f"{why}; see it with metail leaderboard --quick"]))
+    return keep
 
 
 def _board_settings(valid: _Files, official_key: str) -> str:
@@ -403,6 +425,12 @@ def _settings_text(board: Leaderboard) -> str:
     if board.official:
         return "official protocol settings"
     s = board.settings or {}
+    if s.get("quick"):
+        return (
+            f"QUICK ESTIMATE ({len(QUICK_TASKS)} scored tasks, {QUICK_EPISODES} episodes each; "
+            "metail evaluate --quick): not a leaderboard entry, an estimate of one with "
+            "intervals as wide as its few runs warrant"
+        )
     parts = [f"{k}={v}" for k, v in s.items() if v != ProtocolConfig().settings().get(k)]
     text = "NON-STANDARD settings (" + ", ".join(parts) + "): not comparable with official results"
     if s.get("max_steps", MAX_STEPS) != MAX_STEPS:
@@ -512,7 +540,10 @@ def _intro(board: Leaderboard) -> list[str]:
 
 
 def _markdown(board: Leaderboard) -> str:
-    out = ["# metail leaderboard", "", *_intro(board), ""]
+    title = (
+        "# metail quick estimate" if (board.settings or {}).get("quick") else "# metail leaderboard"
+    )
+    out = [title, "", *_intro(board), ""]
     if not board.entries:
         out += ["No valid result files.", ""]
     for split in board.tasks:
@@ -716,6 +747,7 @@ class LoadOptions(TypedDict, total=False):
     verify: int
     verify_seed: int
     workers: int | None
+    quick: bool
 
 
 def render_leaderboard(

@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from metail_envs.tasks import DEFAULT_SUITE
@@ -79,6 +79,20 @@ HEADLINE: tuple[tuple[str, int], ...] = (
 """The leaderboard's column order: the short track leads, then the full track, then K=0."""
 SECOND_BASELINE_AGENT = "bc"
 """A second comparison: pooled behavioural cloning fine-tuned on the K demonstrations."""
+QUICK_TASKS: tuple[str, ...] = (
+    f"{SUITE}/test/01",
+    f"{SUITE}/test/02",
+    f"{SUITE}/test/09",
+    f"{SUITE}/ood/02",
+    f"{SUITE}/ood/04",
+    f"{SUITE}/ood/05",
+)
+"""The scored tasks of a quick estimate (``metail evaluate --quick``): three of each split,
+drawn once (``random.Random(20261207).sample(range(10), 3)``, test then ood) and frozen here."""
+QUICK_EPISODES = 5
+"""Evaluation episodes per (task, K, seed) of a quick estimate (the full 1000-step horizon)."""
+QUICK_SEEDS = 2
+"""Meta-training seeds of a quick estimate."""
 FAILED_SCORE = 0.0
 """Normalised score a failed job counts as in the aggregates (the random reference's)."""
 
@@ -128,6 +142,14 @@ class ProtocolConfig:
     short_window: int = SHORT_WINDOW
     window_start: str = WINDOW_START
     demo_draw: str = "seeded"
+    quick: bool = False
+    """A quick estimate (:meth:`quick_estimate`): never a leaderboard entry unless asked for."""
+
+    @classmethod
+    def quick_estimate(cls) -> ProtocolConfig:
+        """The quick estimate: the official protocol on :data:`QUICK_TASKS` with
+        :data:`QUICK_EPISODES` episodes (every track and K, the full horizon)."""
+        return cls(tasks=QUICK_TASKS, episodes=QUICK_EPISODES, quick=True)
 
     def __post_init__(self) -> None:
         for name in ("splits", "k_values", "tasks", "train_tasks", "tracks", "short_k_values"):
@@ -168,6 +190,14 @@ class ProtocolConfig:
                 raise ValueError(
                     f"{name}={value!r} is invalid; accepted: None (all) or task-id strings"
                 )
+        if not isinstance(self.quick, bool):
+            raise ValueError(f"quick={self.quick!r} is invalid; accepted: true or false")
+        if self.quick and replace(self, quick=False).settings() != _quick_settings():
+            raise ValueError(
+                "quick=True is the fixed quick estimate (ProtocolConfig.quick_estimate(): "
+                f"tasks {list(QUICK_TASKS)}, episodes={QUICK_EPISODES}); it takes no other "
+                "settings"
+            )
 
     @property
     def name(self) -> str:
@@ -202,6 +232,7 @@ class ProtocolConfig:
             "tasks": None if self.tasks is None else list(self.tasks),
             "train_tasks": None if self.train_tasks is None else list(self.train_tasks),
             "reset_seed_base": self.reset_seed_base,
+            **({"quick": True} if self.quick else {}),
         }
 
     def is_official(self) -> bool:
@@ -209,10 +240,13 @@ class ProtocolConfig:
         return self.settings() == ProtocolConfig().settings()
 
     def to_json(self) -> dict[str, Any]:
+        """As result files record it (``quick`` only when true)."""
         d = asdict(self)
         for k, v in d.items():
             if isinstance(v, tuple):
                 d[k] = list(v)
+        if not self.quick:
+            del d["quick"]
         return d
 
     @classmethod
@@ -230,6 +264,11 @@ class ProtocolConfig:
         if "version" not in d:
             raise ValueError(f"protocol config lacks 'version'; accepted: {PROTOCOL_VERSION}")
         return cls(**kwargs)
+
+
+def _quick_settings() -> dict[str, Any]:
+    """The settings of the quick estimate, less its ``quick`` mark."""
+    return {**ProtocolConfig().settings(), "tasks": list(QUICK_TASKS), "episodes": QUICK_EPISODES}
 
 
 def _digest(*parts: Any) -> int:

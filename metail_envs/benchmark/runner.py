@@ -309,7 +309,10 @@ class Evaluation:
             from metail_envs.data import load_demos
 
             self.pools[task] = load_demos(spec.task, data_dir=self.common["data_dir"])
-        windows = job_windows(spec, self.pools.get(task, []))
+        try:
+            windows = job_windows(spec, self.pools.get(task, []))
+        except ValueError as e:  # as the entry's own job would have failed (K > the pool)
+            return {"ok": False, "error": f"ValueError: {e}"}
         return {**payload, "demos": [w.to_json() for w in windows]}
 
     def _record(self, run: _Run, key: JobKey, payload: dict[str, Any]) -> None:
@@ -436,7 +439,8 @@ def evaluate(
     specs = _normalise_agents(agents)
     seed_list = _normalise_seeds(seeds)
     _check_executor_args(executor, workers, ray_address, max_memory_gb)
-    _warn_few_seeds(len(seed_list))
+    if not config.quick:  # a quick estimate has its own, fewer seeds
+        _warn_few_seeds(len(seed_list))
     out = Path(out)
     suite = load_suite(config.suite)
     tasks, train_tasks = resolve_tasks(suite, config)

@@ -184,3 +184,35 @@ def test_console_output_warnings_and_progress(tmp_path, tiny_data):
         os.close(leader)
     assert proc.wait(timeout=300) == 0, seen.decode(errors="replace")
     assert b"episodes" in seen and b"jobs" in seen and b"evaluation jobs done" not in seen
+
+
+def test_quick_estimate_prints_its_table_and_is_no_leaderboard_entry(tmp_path, capsys):
+    """``--quick``: the fixed subset (QUICK_TASKS, QUICK_EPISODES, QUICK_SEEDS) at the full
+    horizon, its table printed and marked; its files are left out of a leaderboard unless asked
+    for; it takes no smoke option."""
+    from tinybench import write_tiny_data
+
+    from metail_envs.benchmark import load_leaderboard
+    from metail_envs.benchmark.protocol import QUICK_SEEDS, QUICK_TASKS
+    from metail_envs.benchmark.results import read_result
+
+    out, data = tmp_path / "quick", write_tiny_data(tmp_path / "data", n_demos=5)  # K=5
+    base = ["evaluate", "--agent", "random", "--agent", "expert", "--out", str(out),
+            "--data-dir", str(data), "--no-progress", "--workers", "2"]  # fmt: skip
+    assert main([*base, "--quick"]) == 0
+    table = capsys.readouterr().out
+    assert table.startswith("# metail quick estimate") and "QUICK ESTIMATE" in table
+    files = sorted(out.glob("results/*/seed_*.json"))
+    assert len(files) == 2 * QUICK_SEEDS
+    doc = read_result(files[0])
+    assert doc["config"]["quick"] is True and doc["config"]["tasks"] == list(QUICK_TASKS)
+    assert {j["task"] for j in doc["jobs"]} == set(QUICK_TASKS)
+    board = load_leaderboard(out, data_dir=data)
+    assert not board.entries and len(board.excluded) == len(files)
+    assert all("quick estimate" in x.reasons[0] for x in board.excluded)
+    shown = load_leaderboard(out, data_dir=data, quick=True)
+    scores = {e.name: e.summary[("test", "full", 0)]["iqm"] for e in shown.entries}
+    assert scores["expert"] == pytest.approx(100.0, abs=1e-6)  # its own references' episodes
+    assert abs(scores["random"]) < 10.0  # seed 0 is the reference's draw, seed 1 another
+    assert main([*base, "--quick", "--episodes", "2"]) == 2
+    assert "--quick is a fixed subset" in capsys.readouterr().err
