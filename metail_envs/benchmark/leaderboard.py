@@ -11,7 +11,6 @@ flagged, and all is rendered as a Markdown table, an HTML page and PNG plots.
 
 from __future__ import annotations
 
-import functools
 import html
 import json
 from collections import Counter
@@ -21,7 +20,7 @@ from typing import TYPE_CHECKING, Any, TypedDict
 
 import numpy as np
 
-from . import plausibility, stats
+from . import plausibility, plots, stats
 from .protocol import (
     BASELINE_AGENT,
     BOOTSTRAP_RESAMPLES,
@@ -395,9 +394,7 @@ def _summarise(board: Leaderboard, resamples: int, seed: int) -> None:
 
 
 def _label(entry: Entry) -> str:
-    label = (
-        f"{entry.name} (reference)" if entry.privileged or entry.name == "random" else entry.name
-    )
+    label = f"{entry.name} (reference)" if plots.is_reference(entry) else entry.name
     return f"{label} (FLAGGED)" if entry.flags else label
 
 
@@ -620,123 +617,6 @@ def _html(board: Leaderboard, images: dict[str, Path]) -> str:
     )
 
 
-@dataclass(frozen=True)
-class _Figure:
-    """What the three figures share: the board, its splits and conditions, labels and colours."""
-
-    board: Leaderboard
-    splits: list[str]
-    conditions: list[tuple[str, int]]
-    names: list[str]
-    colors: Any
-
-
-def _plots(board: Leaderboard, out: Path, seed: int) -> dict[str, Path]:
-    """The IQM, performance-profile and per-task figures, written as PNG into ``out``."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    if not board.entries:
-        return {}
-    fig = _Figure(
-        board,
-        splits=list(board.tasks),
-        conditions=list(dict.fromkeys((track, k) for _, track, k in board.cells)),
-        names=[_label(e) for e in board.entries],
-        colors=plt.get_cmap("tab10"),
-    )
-    paths: dict[str, Path] = {}
-    for title, name, draw in (
-        (f"IQM with {CONFIDENCE:.0%} intervals", "iqm.png", _iqm_figure),
-        ("Performance profiles", "profiles.png", functools.partial(_profiles_figure, seed=seed)),
-        ("Per-task scores", "heatmap.png", _heatmap_figure),
-    ):
-        figure = draw(plt, fig)
-        figure.tight_layout()
-        paths[title] = out / name
-        figure.savefig(paths[title], dpi=100)
-        plt.close(figure)
-    return paths
-
-
-def _iqm_figure(plt: Any, f: _Figure) -> Any:
-    """IQM and its interval per entry, one panel per (split, condition)."""
-    splits, ks, names = f.splits, f.conditions, f.names
-    fig, axes = plt.subplots(
-        len(splits), len(ks), figsize=(3.2 * len(ks) + 3, 0.5 * len(names) * len(splits) + 1.5),
-        squeeze=False, sharex=True,
-    )  # fmt: skip
-    for i, split in enumerate(splits):
-        for j, k in enumerate(ks):
-            ax = axes[i][j]
-            for y, e in enumerate(f.board.entries):
-                s = e.summary[(split, *k)]
-                lo, hi = s["iqm_ci"]
-                ax.plot([lo, hi], [y, y], color=f.colors(y % 10), lw=6, alpha=0.5)
-                ax.plot([s["iqm"]], [y], "|", color="k", ms=12)
-            ax.set_yticks(range(len(names)), names if j == 0 else [""] * len(names))
-            ax.axvline(0, color="grey", lw=0.5)
-            ax.set_ylim(len(names) - 0.5, -0.5)  # best first, at the top
-            ax.axvline(100, color="grey", lw=0.5, ls="--")
-            ax.set_title(f"{split}, {condition_label(*k)}")
-            ax.set_xlabel("IQM normalised score")
-    return fig
-
-
-def _profiles_figure(plt: Any, f: _Figure, seed: int) -> Any:
-    """Performance profiles (fraction of runs above τ) with bootstrap bands."""
-    splits, ks, board = f.splits, f.conditions, f.board
-    fig, axes = plt.subplots(
-        len(splits), len(ks), figsize=(3.6 * len(ks), 3.0 * len(splits)), squeeze=False,
-        sharey=True,
-    )  # fmt: skip
-    allscores = np.concatenate([m.ravel() for e in board.entries for m in e.scores.values()])
-    taus = np.linspace(min(0.0, allscores.min()), max(120.0, allscores.max()), 121)
-    for i, split in enumerate(splits):
-        for j, k in enumerate(ks):
-            ax = axes[i][j]
-            for y, e in enumerate(board.entries):
-                m = e.scores[(split, *k)]
-                prof = stats.performance_profile(m, taus)
-                lo, hi = stats.performance_profile_ci(m, taus, resamples=board.resamples, seed=seed)
-                ax.plot(taus, prof, color=f.colors(y % 10), label=f.names[y])
-                ax.fill_between(taus, lo, hi, color=f.colors(y % 10), alpha=0.2)
-            ax.set_title(f"{split}, {condition_label(*k)}")
-            ax.set_xlabel("normalised score τ")
-            if j == 0:
-                ax.set_ylabel("fraction of runs > τ")
-    axes[0][-1].legend(fontsize="small")
-    return fig
-
-
-def _heatmap_figure(plt: Any, f: _Figure) -> Any:
-    """Mean score per task (over seeds), one row per (entry, condition)."""
-    board, ks = f.board, f.conditions
-    fig, axes = plt.subplots(
-        1, len(f.splits), squeeze=False,
-        figsize=(sum(0.5 * len(t) + 5.0 for t in board.tasks.values()),
-                 0.3 * len(f.names) * len(ks) + 1.8),
-    )  # fmt: skip
-    for i, split in enumerate(f.splits):
-        ax = axes[0][i]
-        rows = [(e, k) for e in board.entries for k in ks]
-        grid = np.array([e.scores[(split, *k)].mean(axis=0) for e, k in rows])
-        im = ax.imshow(grid, cmap="viridis", vmin=0, vmax=100, aspect="auto")
-        for (r, c), v in np.ndenumerate(grid):  # the colour saturates; the number does not
-            ax.text(c, r, f"{round(v)}", ha="center", va="center", fontsize=6,
-                    color="black" if v > 60 else "white")  # fmt: skip
-        ax.set_yticks(
-            range(len(rows)), [f"{_label(e)} {condition_label(*k)}" for e, k in rows], fontsize=7
-        )
-        short = [t.rsplit("/", 1)[-1] for t in board.tasks[split]]
-        ax.set_xticks(range(len(short)), short, fontsize=7)
-        ax.set_title(f"{split}: mean score per task")
-        fig.colorbar(im, ax=ax, fraction=0.04)
-    return fig
-
-
 class LoadOptions(TypedDict, total=False):
     """The keyword options of :func:`load_leaderboard`, which :func:`render_leaderboard` passes on."""
 
@@ -759,7 +639,7 @@ def render_leaderboard(
     board = load_leaderboard(results_dir, **options)
     out = Path(out_dir) if out_dir is not None else Path(results_dir) / "leaderboard"
     out.mkdir(parents=True, exist_ok=True)
-    images = _plots(board, out, options.get("seed", BOOTSTRAP_SEED))
+    images = plots.write_figures(board, out, options.get("seed", BOOTSTRAP_SEED), _label)
     md = out / "leaderboard.md"
     md.write_text(board.markdown())
     page = out / "leaderboard.html"

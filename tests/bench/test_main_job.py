@@ -1,6 +1,8 @@
 """The README's main job, before and after sharing the expert's episodes, in the same run.
 
-Run: ``python -m pytest tests/bench/test_main_job.py -m bench -s``. The candidate is the main
+Run: ``python -m pytest tests/bench/test_main_job.py -m bench -s
+--benchmark-json results/bench/main_job.json`` (the file docs/results.md reads: times, profiles,
+machine and commit). The candidate is the main
 job as the README runs it (``random`` and ``expert``, 5 seeds, the official protocol, then the
 leaderboard); the reference is the same job with the expert evaluated anew for every seed,
 track and K (:class:`UnsharedExpertAgent`, the expert without ``task_only``), which is what the
@@ -63,6 +65,22 @@ def test_main_job(benchmark, record, tmp_path, role):
 
     benchmark.pedantic(run, rounds=1, iterations=1)
     record(benchmark, GROUP, role)
+    benchmark.extra_info["profile"] = RUNS[role]["profile"]
     print(f"\n{role}: {RUNS[role]['profile']}")
     if len(RUNS) == 2:
         assert _numbers(RUNS["candidate"]["paths"]) == _numbers(RUNS["reference"]["paths"])
+
+
+def test_quick_estimate(benchmark, tmp_path):
+    """``metail evaluate --agent random --agent expert --quick``: its whole time (the issue's
+    aim: about 30 s on 2 cores), printed beside the main job's."""
+    from metail_envs.benchmark import ProtocolConfig
+    from metail_envs.benchmark.protocol import QUICK_SEEDS
+
+    def run() -> None:
+        evaluate(["random", "expert"], out=tmp_path / "quick", seeds=QUICK_SEEDS,
+                 config=ProtocolConfig.quick_estimate(), progress=False)  # fmt: skip
+        render_leaderboard(tmp_path / "quick", quick=True)
+
+    benchmark.pedantic(run, rounds=1, iterations=1)
+    print(f"\nquick estimate: {benchmark.stats.stats.median:.1f} s")
