@@ -77,6 +77,30 @@ def table(full: object, quick: object) -> tuple[str, list[dict]]:
     return "\n".join(lines), rows
 
 
+def summary(rows: list[dict]) -> str:
+    """Per (track, K), over the non-reference agents and both splits: the mean and largest
+    |quick - full| IQM, and how often the full IQM lies inside the quick estimate's interval."""
+    groups: dict[tuple[str, int], list[dict]] = {}
+    for r in rows:
+        if r["agent"] not in ("expert", "random"):
+            groups.setdefault((r["track"], r["k"]), []).append(r)
+    lines = [
+        "| condition | entries | mean abs(quick - full) | largest | full IQM inside quick CI |",
+        "|---|---|---|---|---|",
+    ]
+    order = sorted(groups, key=lambda c: (c[0] != "short", -c[1]))
+    for track, k in order + [("all", -1)]:
+        rs = [r for g in groups.values() for r in g] if track == "all" else groups[(track, k)]
+        d = [abs(r["quick_iqm"] - r["full_iqm"]) for r in rs]
+        inside = sum(r["quick_ci"][0] <= r["full_iqm"] <= r["quick_ci"][1] for r in rs)
+        label = "all" if track == "all" else condition_label(track, k)
+        lines.append(
+            f"| {label} | {len(rs)} | {sum(d) / len(d):.1f} | {max(d):.1f} | "
+            f"{inside}/{len(rs)} ({inside / len(rs):.0%}) |"
+        )
+    return "\n".join(lines)
+
+
 def provenance() -> dict[str, str]:
     """Versions, machine and commit this table was measured with."""
     import platform
@@ -95,7 +119,13 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--results", type=Path, default=ROOT / "results", help="the committed board")
     p.add_argument("--out", type=Path, required=True, help="where the table and numbers go")
     p.add_argument("--workers", type=int, default=None, help="worker processes (default: cores)")
+    p.add_argument(
+        "--summary", action="store_true", help="print the summary of --out's table, run nothing"
+    )
     a = p.parse_args(argv)
+    if a.summary:
+        print(summary(json.loads((a.out / "quick_vs_full.json").read_text())["rows"]))
+        return
     start = time.perf_counter()
     work = a.out / "run"
     paths = rescore_quick(a.results, work, a.workers)
