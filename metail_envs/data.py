@@ -549,20 +549,19 @@ def _load_mlp(path: str, sha256: str, arch: str, task_id: str, fix: str):
         raise DataError(f"expert of task {task_id!r}: {e}; regenerate with `{fix}`") from None
 
 
-REFERENCE_HORIZON = 1000
-"""The step limit references were measured at when a manifest does not say (Hopper-v4's)."""
-
-
 def load_references(
     suite: str | Suite = DEFAULT_SUITE, data_dir: str | Path | None = None
 ) -> dict[str, dict[str, float]]:
     """Per task id: ``expert_mean, expert_std, random_mean, random_std`` (the normalisation
     references of every score) and ``horizon``, the episode step limit they were measured at
-    (the manifest's ``rule.time_limit``; 1000, Hopper's, where it has none). A malformed
-    manifest raises its own :class:`DataError`."""
+    (the manifest's ``rule.time_limit``, which the data pipeline writes; None for a hand-made
+    manifest without one, whose references are taken at every horizon). A malformed manifest
+    raises its own :class:`DataError`."""
     s, doc, path = _suite_manifest(suite, data_dir)
-    horizon = doc.get("rule", {}).get("time_limit", REFERENCE_HORIZON)
-    if not isinstance(horizon, int) or isinstance(horizon, bool) or horizon < 1:
+    horizon = doc.get("rule", {}).get("time_limit")
+    if horizon is not None and (
+        not isinstance(horizon, int) or isinstance(horizon, bool) or horizon < 1
+    ):
         raise DataError(f"{path}: rule.time_limit must be a positive int, got {horizon!r}")
     missing = [t.id for t in s.tasks if t.id not in doc["tasks"]]
     if missing:

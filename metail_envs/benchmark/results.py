@@ -227,7 +227,7 @@ def _check_references(refs: dict[str, Any], task_ids: list[str], max_steps: int)
             _is_num(ref.get(k)) for k in ("expert_mean", "random_mean")
         ):
             return f"reference of {task_id!r} missing or not finite numbers"
-        if ref.get("horizon", max_steps) != max_steps:
+        if ref.get("horizon") not in (None, max_steps):
             return (
                 f"reference of {task_id!r} was measured at {ref['horizon']!r} steps, but the "
                 f"episodes ran {max_steps}"
@@ -433,7 +433,7 @@ def _references_differ(
         return None
     for task_id in task_ids:
         ref, cur = refs[task_id], references.get(task_id)
-        if cur is not None and cur.get("horizon", max_steps) != max_steps:
+        if cur is not None and cur.get("horizon") not in (None, max_steps):
             if "horizon" not in ref:
                 return f"reference of {task_id!r} is not at the run's horizon of {max_steps} steps"
             continue
@@ -441,6 +441,8 @@ def _references_differ(
             not math.isclose(ref[k], cur[k], rel_tol=1e-12) for k in ("expert_mean", "random_mean")
         ):
             return f"reference of {task_id!r} differs from this checkout's"
+        if ref.get("horizon", cur.get("horizon")) != cur.get("horizon"):  # older files: none
+            return f"reference of {task_id!r} records another horizon than this checkout's"
     return None
 
 

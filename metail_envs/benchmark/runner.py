@@ -167,7 +167,7 @@ def _at_horizon(
     reference's episodes, :func:`._worker.references`), so that a shorter smoke run's expert
     still scores about 100 and random about 0. Each is checked: expert above random."""
     config = ProtocolConfig.from_json(ctx["config"])
-    stale = {t for t, ref in refs.items() if ref["horizon"] != config.max_steps}
+    stale = {t for t, ref in refs.items() if ref["horizon"] not in (None, config.max_steps)}
     out = {t: {**refs[t]} for t in refs if t not in stale}
     if stale:
         phases = {"start": "loading the reference agents"}
