@@ -330,6 +330,7 @@ def test_references_and_data_hash_over_the_whole_suite(copy: Path) -> None:
         "expert_std": entry["expert"]["std_return"],
         "random_mean": entry["random"]["mean_return"],
         "random_std": entry["random"]["std_return"],
+        "horizon": m["rule"]["time_limit"],  # the step limit the references were measured at
     }
     h = D.data_hash("hopper-v1", data_dir=copy)
     assert h == D.data_hash(load_suite("hopper-v1"), data_dir=copy) and len(h) == 64
