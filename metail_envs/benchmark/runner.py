@@ -85,7 +85,8 @@ class _Shared:
 
     waiters: list[tuple[_Run, JobKey]] = field(default_factory=list)
     payload: dict[str, Any] | None = None
-    delivered: int = 0
+    ticked: bool = False
+    """Whether the job's own progress ticks already counted one entry's episodes."""
 
 
 def _normalise_agents(agents: AgentLike | Sequence[AgentLike]) -> list[AgentSpec]:
@@ -160,13 +161,16 @@ def _references(suite: Suite, data_dir: str | None, ids: list[str]) -> dict[str,
 
 
 def _at_horizon(
-    refs: dict[str, dict], ctx: dict[str, Any], tasks: dict[str, list[str]], pool: Executor
+    refs: dict[str, dict],
+    config: ProtocolConfig,
+    ctx: dict[str, Any],
+    tasks: dict[str, list[str]],
+    pool: Executor,
 ) -> dict[str, dict]:
     """The references at the run's own episode step limit: the shipped ones where they were
     measured at it, else measured here on every evaluated task (the expert's and the random
     reference's episodes, :func:`._worker.references`), so that a shorter smoke run's expert
     still scores about 100 and random about 0. Each is checked: expert above random."""
-    config = ProtocolConfig.from_json(ctx["config"])
     stale = {t for t, ref in refs.items() if ref["horizon"] not in (None, config.max_steps)}
     out = {t: {**refs[t]} for t in refs if t not in stale}
     if stale:
@@ -249,9 +253,9 @@ class Evaluation:
         assert shared.payload is not None
         runs = {}
         for run, key in shared.waiters:
-            if shared.delivered and shared.payload["ok"]:
+            if shared.ticked and shared.payload["ok"]:
                 self.eps_bar.update(self.config.episodes)
-            shared.delivered += 1
+            shared.ticked = True
             self.jobs_bar.update(1)
             self._record(run, key, self._own_windows(run, key, shared.payload))
             run.todo.remove(key)
@@ -455,7 +459,7 @@ def evaluate(
             memory = "share" if max_memory_gb is None else max_memory_gb
             pool = make_executor(executor, workers, ray_address, retries, memory)
             stack.enter_context(closing(pool))
-        refs = _at_horizon(refs, common, tasks, pool)
+        refs = _at_horizon(refs, config, common, tasks, pool)
         ctx = _Context(config, suite, tasks, refs, *hashes, meta_train_only)
         pairs = product(specs, seed_list)
         runs = [
