@@ -213,14 +213,26 @@ def markdown(table: dict[str, Any]) -> str:
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """The options of ``metail calibrate-short-track`` and
     ``python -m baselines.calibrate_short_track``."""
-    p.add_argument("--out", default="results/calibration", help="settings and table go here")
+    p.add_argument(
+        "--out",
+        default="results/calibration",
+        help="settings and table go here (default %(default)s)",
+    )
     grid = Grid()
-    p.add_argument("--seeds", type=int, nargs="+", default=list(grid.seeds), help="agent seeds")
-    p.add_argument("--windows", type=int, nargs="+", default=list(grid.windows), help="lengths T")
-    p.add_argument("--starts", nargs="+", default=list(grid.starts), help="where windows start")
-    p.add_argument("--k-values", type=int, nargs="+", default=list(grid.k_values), help="K scored")
-    p.add_argument("--workers", type=int, help="parallel evaluation workers")
-    p.add_argument("--data-dir", help="default: METAIL_DATA_DIR or expert_data/")
+    lists = {
+        "--seeds": (int, grid.seeds, "agent seeds"),
+        "--windows": (int, grid.windows, "window lengths T to try"),
+        "--starts": (str, grid.starts, "where windows start"),
+        "--k-values": (int, grid.k_values, "short-track K values scored"),
+    }
+    for flag, (kind, default, what) in lists.items():
+        p.add_argument(
+            flag, type=kind, nargs="+", default=list(default), help=f"{what} (default %(default)s)"
+        )
+    p.add_argument("--workers", type=int, help="parallel evaluation workers (default: all cores)")
+    p.add_argument(
+        "--data-dir", help="expert data directory (default: METAIL_DATA_DIR or expert_data/)"
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.add_argument("--tabulate", action="store_true", help="only tabulate the finished settings")
 

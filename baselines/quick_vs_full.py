@@ -114,15 +114,25 @@ def provenance() -> dict[str, str]:
     return {**versions(), "commit": commit, "cpus": str(os.cpu_count()), "node": platform.node()}
 
 
-def main(argv: list[str] | None = None) -> None:
+def build_parser() -> argparse.ArgumentParser:
+    """The options of ``python -m baselines.quick_vs_full``."""
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--results", type=Path, default=ROOT / "results", help="the committed board")
+    p.add_argument(
+        "--results",
+        type=Path,
+        default=ROOT / "results",
+        help="the committed board's result files (default %(default)s)",
+    )
     p.add_argument("--out", type=Path, required=True, help="where the table and numbers go")
     p.add_argument("--workers", type=int, default=None, help="worker processes (default: cores)")
     p.add_argument(
         "--summary", action="store_true", help="print the summary of --out's table, run nothing"
     )
-    a = p.parse_args(argv)
+    return p
+
+
+def main(argv: list[str] | None = None) -> None:
+    a = build_parser().parse_args(argv)
     if a.summary:
         print(summary(json.loads((a.out / "quick_vs_full.json").read_text())["rows"]))
         return

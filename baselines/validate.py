@@ -230,10 +230,19 @@ def _summary(rows: list[dict[str, Any]], protocol: ProtocolConfig) -> dict[str, 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """The options of ``metail validate`` and ``python -m baselines.validate``."""
-    p.add_argument("--agent", required=True, help="short name or 'module:Class'")
-    p.add_argument("--kwargs", default="{}", help="constructor kwargs as a JSON object")
-    p.add_argument("--seeds", type=int, nargs="+", default=[0], help="agent seeds (default: 0)")
-    p.add_argument("--val-tasks", type=int, default=8, help="held-out training tasks")
+    p.add_argument("--agent", required=True, help="the agent: a short name or 'module:Class'")
+    p.add_argument(
+        "--kwargs", default="{}", help="constructor kwargs as a JSON object (default %(default)s)"
+    )
+    p.add_argument(
+        "--seeds", type=int, nargs="+", default=[0], help="agent seeds (default: %(default)s)"
+    )
+    p.add_argument(
+        "--val-tasks",
+        type=int,
+        default=8,
+        help="training tasks held out of meta-training and scored (default %(default)s)",
+    )
     p.add_argument(
         "--tasks",
         nargs="+",
@@ -244,12 +253,23 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--checkpoints",
         help="score the meta-trained seed_NNN checkpoints in this directory (no meta-training)",
     )
-    p.add_argument("--k-values", type=int, nargs="+", help="K values of the full track")
-    p.add_argument("--tracks", nargs="+", help="default: every track of the protocol")
+    p.add_argument(
+        "--k-values",
+        type=int,
+        nargs="+",
+        help="K values of the full track (default: the protocol's)",
+    )
+    p.add_argument(
+        "--tracks", nargs="+", help="tracks to score (default: every track of the protocol)"
+    )
     p.add_argument("--episodes", type=int, help="episodes per adaptation (default: the protocol's)")
     p.add_argument("--max-steps", type=int, help="steps per episode (default: the protocol's)")
-    p.add_argument("--data-dir", help="default: METAIL_DATA_DIR or expert_data/")
-    p.add_argument("--out", help="write the full result as JSON here")
+    p.add_argument(
+        "--data-dir", help="expert data directory (default: METAIL_DATA_DIR or expert_data/)"
+    )
+    p.add_argument(
+        "--out", help="write the full result as JSON here (default: only the summary is printed)"
+    )
 
 
 def run(a: argparse.Namespace) -> int:

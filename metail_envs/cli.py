@@ -32,10 +32,19 @@ class Command:
 
 
 def _demo_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--suite", default=DEFAULT_SUITE, help="suite to draw variants from")
-    p.add_argument("--n", type=int, default=4, help="number of test-split variants besides nominal")
-    p.add_argument("--steps", type=int, default=200, help="steps per variant")
-    p.add_argument("--seed", type=int, default=0, help="reset seed and action seed")
+    p.add_argument(
+        "--suite", default=DEFAULT_SUITE, help="suite to draw variants from (default %(default)s)"
+    )
+    p.add_argument(
+        "--n",
+        type=int,
+        default=4,
+        help="test-split variants shown besides nominal (default %(default)s)",
+    )
+    p.add_argument("--steps", type=int, default=200, help="steps per variant (default %(default)s)")
+    p.add_argument(
+        "--seed", type=int, default=0, help="reset seed and action seed (default %(default)s)"
+    )
 
 
 def _demo(a: argparse.Namespace) -> None:

@@ -63,15 +63,21 @@ def train_arguments(p: argparse.ArgumentParser) -> None:
         help="the training stage of `metail expert-data`: the nominal base expert, then every "
         "task fine-tuned from it, into --data-dir (no retry, no references or demonstrations)",
     )
-    p.add_argument("--suite", default=DEFAULT_SUITE, help="suite of --all")
+    p.add_argument("--suite", default=DEFAULT_SUITE, help="suite of --all (default %(default)s)")
     p.add_argument(
         "--config",
         default="ppo_default",
-        help="config name under baselines/experts/configs or a JSON path",
+        help="config name under baselines/experts/configs or a JSON path (default %(default)s)",
     )
-    p.add_argument("--finetune-config", default="finetune", help="per-task config of --all")
+    p.add_argument(
+        "--finetune-config",
+        default="finetune",
+        help="per-task config of --all (default %(default)s)",
+    )
     for flag, field in CONFIG_OVERRIDES.items():
-        p.add_argument(flag, type=int, help=f"overrides the config's {field}")
+        p.add_argument(
+            flag, type=int, help=f"overrides the config's {field} (default: the config's)"
+        )
     p.add_argument("--out", type=Path, help="run directory (default runs/experts/<task>)")
     p.add_argument("--data-dir", type=Path, help="--all: default METAIL_DATA_DIR or expert_data/")
     p.add_argument("--init-from", type=Path, help="start from this run's best checkpoint")
@@ -120,9 +126,15 @@ def run_train(a: argparse.Namespace) -> int:
 
 def demos_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--task", required=True, help="task id, e.g. hopper-v1/test/03")
-    p.add_argument("--n", type=int, default=10, help="number of demonstrations")
+    p.add_argument(
+        "--n", type=int, default=10, help="number of demonstrations (default %(default)s)"
+    )
     p.add_argument("--seed", type=int, help="first reset seed (default: the cache's seed range)")
-    p.add_argument("--data-dir", type=Path, help="where the experts are")
+    p.add_argument(
+        "--data-dir",
+        type=Path,
+        help="where the experts are (default: METAIL_DATA_DIR or expert_data/)",
+    )
 
 
 def run_demos(a: argparse.Namespace) -> int:

@@ -96,24 +96,65 @@ def curve_table(path: Path) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> None:
+def build_parser() -> argparse.ArgumentParser:
+    """The options of ``python -m baselines.experts.demonstrator``."""
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--out", type=Path, required=True, help="the run directory")
-    p.add_argument("--config", default="demonstrator", help="training config (configs/*.json)")
-    p.add_argument("--suite", default="hopper-v1", help="whose training distribution and tasks")
-    p.add_argument("--n-tasks", type=int, default=4096, help="training tasks drawn (seeded)")
-    p.add_argument("--task-seed", type=int, default=20261206, help="seed of the task draw")
-    p.add_argument("--every", type=int, default=1_048_576, help="steps between curve points")
-    p.add_argument("--episodes", type=int, default=1, help="curve episodes per scored task")
-    p.add_argument("--steps", type=int, default=None, help="stop at this many steps in all")
+    p.add_argument(
+        "--config",
+        default="demonstrator",
+        help="training config (configs/*.json; default %(default)s)",
+    )
+    p.add_argument(
+        "--suite",
+        default="hopper-v1",
+        help="whose training distribution and tasks (default %(default)s)",
+    )
+    p.add_argument(
+        "--n-tasks",
+        type=int,
+        default=4096,
+        help="training tasks drawn (seeded; default %(default)s)",
+    )
+    p.add_argument(
+        "--task-seed",
+        type=int,
+        default=20261206,
+        help="seed of the task draw (default %(default)s)",
+    )
+    p.add_argument(
+        "--every",
+        type=int,
+        default=1_048_576,
+        help="steps between curve points (default %(default)s)",
+    )
+    p.add_argument(
+        "--episodes",
+        type=int,
+        default=1,
+        help="curve episodes per scored task (default %(default)s)",
+    )
+    p.add_argument(
+        "--steps",
+        type=int,
+        default=None,
+        help="stop at this many steps in all (default: the config's total_steps)",
+    )
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
     p.add_argument(
-        "--init-from", type=Path, default=None, help="a run directory whose best checkpoint starts"
+        "--init-from",
+        type=Path,
+        default=None,
+        help="a run directory whose best checkpoint starts (default: none)",
     )
     p.add_argument(
         "--table", action="store_true", help="print the curve as Markdown, train nothing"
     )
-    a = p.parse_args(argv)
+    return p
+
+
+def main(argv: list[str] | None = None) -> None:
+    a = build_parser().parse_args(argv)
     if a.table:
         print(curve_table(a.out / "curve.csv"))
         return

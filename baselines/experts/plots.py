@@ -311,9 +311,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         choices=("summary", "returns", "curves", "matrix", "gif", "all"),
         help="summary: the per-task table; returns, curves, matrix, gif: the figures; all",
     )
-    p.add_argument("--suite", default=DEFAULT_SUITE)
-    p.add_argument("--data-dir", type=Path, help="default: METAIL_DATA_DIR or expert_data/")
-    p.add_argument("--episodes", type=int, default=3, help="matrix: episodes per pair")
+    p.add_argument("--suite", default=DEFAULT_SUITE, help="task suite (default %(default)s)")
+    p.add_argument(
+        "--data-dir",
+        type=Path,
+        help="expert data directory (default: METAIL_DATA_DIR or expert_data/)",
+    )
+    p.add_argument(
+        "--episodes", type=int, default=3, help="matrix: episodes per pair (default %(default)s)"
+    )
 
 
 def run(a: argparse.Namespace) -> int:

@@ -31,8 +31,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "variants", nargs="+", metavar="NAME=VALUE", help="one probe per parameter value"
     )
-    p.add_argument("--steps", type=int, default=294_912, help="training budget of each probe")
-    p.add_argument("--out", type=Path, default=Path("runs/experts"), help="probe runs go here")
+    p.add_argument(
+        "--steps",
+        type=int,
+        default=294_912,
+        help="training steps of each probe (default %(default)s)",
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=Path("runs/experts"),
+        help="probe runs go here (default %(default)s)",
+    )
     p.add_argument(
         "--scratch",
         action="store_true",

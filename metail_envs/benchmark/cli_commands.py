@@ -261,9 +261,12 @@ def leaderboard_arguments(p: argparse.ArgumentParser) -> None:
         default=0,
         metavar="N",
         help="re-run N jobs drawn at random from DIR's checkpoints and leave out a file whose "
-        "returns differ (runs the agents' code: verify only agents you would evaluate)",
+        "returns differ (runs the agents' code: verify only agents you would evaluate; default "
+        "%(default)s: none)",
     )
-    p.add_argument("--verify-seed", type=int, default=0, help="seed of the draw (0)")
+    p.add_argument(
+        "--verify-seed", type=int, default=0, help="seed of --verify's draw (default %(default)s)"
+    )
     p.add_argument(
         "--quick",
         action="store_true",

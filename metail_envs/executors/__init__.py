@@ -65,7 +65,8 @@ def add_executor_arguments(p: argparse.ArgumentParser, workers_help: str) -> Non
         "--executor",
         choices=EXECUTORS,
         default="local",
-        help="local worker processes (default) or a Ray cluster (pip install 'metail[ray]')",
+        help="local worker processes or a Ray cluster (pip install 'metail[ray]'; default "
+        "%(default)s)",
     )
     g.add_argument(
         "--ray-address",
@@ -78,7 +79,7 @@ def add_executor_arguments(p: argparse.ArgumentParser, workers_help: str) -> Non
         "--retries",
         type=int,
         default=RETRIES,
-        help=f"times a job whose worker died is run again ({RETRIES})",
+        help="times a job whose worker died is run again (default %(default)s)",
     )
 
 
