@@ -22,9 +22,11 @@ def model_of(**params):
     return env.unwrapped.model, env.unwrapped.data
 
 
-def test_readme_parameter_table_is_generated_from_the_registry():
-    readme = (Path(__file__).parents[1] / "README.md").read_text()
-    assert markdown_table() in readme, "run `metail params` and paste the table into README.md"
+def test_the_docs_parameter_table_is_generated_from_the_registry():
+    doc = (Path(__file__).parents[1] / "docs" / "environments.md").read_text()
+    assert markdown_table() in doc, (
+        "run `metail params` and paste the table into docs/environments.md"
+    )
 
 
 def test_defaults_reproduce_the_nominal_model():

@@ -1,10 +1,12 @@
 """The numbers the README and the docs publish are the ones the committed result files give: the
-v2 leaderboard re-aggregated from ``results``, the README's copies of its tables, and the v2
-tuning table re-read from ``results/validation``. A hand-edited cell, or a result file changed
-without re-rendering, fails here."""
+v2 leaderboard re-aggregated from ``results``, the copies of its tables in the README and in
+``docs/results.md``, the v2 tuning table re-read from ``results/validation``, and the quick
+estimates' summary re-read from ``results/quick_vs_full``. A hand-edited cell, or a result file
+changed without re-rendering, fails here."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -35,14 +37,35 @@ def test_the_committed_leaderboard_is_what_the_result_files_give():
     assert without_verification(board.markdown()) == without_verification(RENDERED.read_text())
 
 
-def test_the_readme_tables_are_the_rendered_leaderboards():
+def rendered_tables() -> tuple[list[str], list[str]]:
+    """The rendered board's headline tables (test, ood) and its adaptation-against-K=0 table."""
     rendered = tables(RENDERED.read_text())
-    readme = tables((ROOT / "README.md").read_text())
     headline = [t for t in rendered if t.startswith("| agent | seeds |")]
     per_task = [t for t in rendered if "below with 95% confidence" in t.splitlines()[0]]
     assert len(headline) == 2 and len(per_task) == 1  # test, ood; adaptation against K=0
-    for t in [*headline, *per_task]:
+    return headline, per_task
+
+
+def test_the_readme_tables_are_the_rendered_headline_tables():
+    headline, _ = rendered_tables()
+    readme = tables((ROOT / "README.md").read_text())
+    for t in headline:
         assert t in readme, f"README lacks the rendered table starting {t.splitlines()[2]!r}"
+
+
+def test_the_results_doc_tables_are_the_rendered_leaderboards():
+    headline, per_task = rendered_tables()
+    doc = tables((ROOT / "docs" / "results.md").read_text())
+    for t in [*headline, *per_task]:
+        assert t in doc, f"docs/results.md lacks the rendered table starting {t.splitlines()[2]!r}"
+
+
+def test_the_quick_estimates_summary_is_what_its_result_file_gives():
+    from baselines.quick_vs_full import summary
+
+    rows = json.loads((ROOT / "results" / "quick_vs_full" / "quick_vs_full.json").read_text())
+    expected = summary(rows["rows"])
+    assert expected in tables((ROOT / "docs" / "results.md").read_text())
 
 
 def test_the_docs_tuning_table_is_what_the_validation_runs_give():

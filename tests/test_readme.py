@@ -1,5 +1,5 @@
-"""Every ```python block of the README runs, each on its own in a fresh interpreter, so that the
-README cannot drift from the code. A block may use the shipped data (``expert_data/`` of the
+"""Every ```python block of the README and of the docs (``docs/*.md``) runs, each on its own in a
+fresh interpreter, so that they cannot drift from the code. A block may use the shipped data (``expert_data/`` of the
 checkout, whose code it runs); it runs in an empty temporary directory, so whatever it writes
 stays out of the repo.
 """
@@ -14,7 +14,9 @@ from pathlib import Path
 
 import pytest
 
-README = Path(__file__).parents[1] / "README.md"
+ROOT = Path(__file__).parents[1]
+README = ROOT / "README.md"
+DOCS = [README, *sorted((ROOT / "docs").glob("*.md"))]
 BLOCK = re.compile(r"^```python[ \t]*\n(.*?)^```[ \t]*$", re.MULTILINE | re.DOTALL)
 
 
@@ -23,23 +25,27 @@ def python_blocks(text: str) -> list[tuple[int, str]]:
     return [(text.count("\n", 0, m.start()) + 1, m.group(1)) for m in BLOCK.finditer(text)]
 
 
-BLOCKS = python_blocks(README.read_text())
+BLOCKS = [
+    (f"{doc.relative_to(ROOT)}:{line}", code)
+    for doc in DOCS
+    for line, code in python_blocks(doc.read_text())
+]
 
 
 def test_the_readme_has_python_blocks_and_they_are_found():
-    assert len(BLOCKS) >= 3
+    assert sum(where.startswith("README.md:") for where, _ in BLOCKS) >= 3
     sample = "text\n```python\nx = 1\n```\n\n```bash\nls\n```\n```python\ny = 2\n```\n"
     assert python_blocks(sample) == [(2, "x = 1\n"), (9, "y = 2\n")]
 
 
-@pytest.mark.parametrize(("line", "code"), BLOCKS, ids=[f"README.md:{n}" for n, _ in BLOCKS])
-def test_readme_block_runs_on_its_own(line: int, code: str, tmp_path: Path):
+@pytest.mark.parametrize(("where", "code"), BLOCKS, ids=[where for where, _ in BLOCKS])
+def test_doc_block_runs_on_its_own(where: str, code: str, tmp_path: Path):
     env = {**os.environ, "METAIL_CACHE_DIR": str(tmp_path / "cache")}
-    env["PYTHONPATH"] = os.pathsep.join([str(README.parent), os.environ.get("PYTHONPATH", "")])
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])
     env["MINARI_DATASETS_PATH"] = str(tmp_path / "minari")
-    script = tmp_path / f"readme_line_{line}.py"
+    script = tmp_path / "block.py"
     script.write_text(code)
     out = subprocess.run(
         [sys.executable, str(script)], cwd=tmp_path, env=env, capture_output=True, text=True
     )
-    assert out.returncode == 0, f"README.md line {line} failed:\n{code}\n{out.stderr[-3000:]}"
+    assert out.returncode == 0, f"{where} failed:\n{code}\n{out.stderr[-3000:]}"
