@@ -8,8 +8,9 @@ import pytest
 from matplotlib.colors import to_hex
 from matplotlib.lines import Line2D
 
-from metail_envs.benchmark import plots
-from metail_envs.benchmark.leaderboard import Entry, Leaderboard, _label, _summarise
+from metail_envs.benchmark.leaderboard import Entry, Leaderboard, plots
+from metail_envs.benchmark.leaderboard.entries import summarise as _summarise
+from metail_envs.benchmark.leaderboard.tables import label as _label
 
 AGENTS = 16
 BASELINE = "agent_03"

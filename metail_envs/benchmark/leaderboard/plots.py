@@ -1,4 +1,4 @@
-"""The leaderboard's figures: one job, drawing what :mod:`.leaderboard` has aggregated.
+"""The leaderboard's figures: one job, drawing what :mod:`.aggregate` has aggregated.
 
 Three PNG figures, one panel per (split, condition): the IQM with its interval per agent, the
 performance profiles with their bootstrap bands, and the mean score per task. Every agent keeps
@@ -18,18 +18,19 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from . import stats
-from .agent import BUILTIN_AGENTS
-from .protocol import CONFIDENCE, condition_label
+from .. import stats
+from ..agent import BUILTIN_AGENTS
+from ..protocol import CONFIDENCE, condition_label
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-    from .leaderboard import Entry, Leaderboard
+    from .board import Entry, Leaderboard
 
 RANDOM_REFERENCE = "random"
-"""The score-0 reference: its short name in :data:`.agent.BUILTIN_AGENTS`, its board name."""
+"""The score-0 reference: its short name in :data:`metail_envs.benchmark.agent.BUILTIN_AGENTS`,
+its board name."""
 
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
 _TAB20 = (*range(0, 14, 2), *range(16, 20, 2), *range(1, 14, 2), *range(17, 20, 2))
@@ -52,8 +53,8 @@ class Style:
 
 def is_reference(entry: Entry) -> bool:
     """A reference agent, not a contestant: privileged (the expert), or the random agent by name
-    or by spec (short name or target, as :mod:`.plausibility` identifies it). The one place that
-    decides it, for the figures and the tables."""
+    or by spec (short name or target, as :mod:`metail_envs.benchmark.plausibility` identifies
+    it). The one place that decides it, for the figures, the tables and the page."""
     random_specs = (RANDOM_REFERENCE, BUILTIN_AGENTS[RANDOM_REFERENCE])
     return entry.privileged or entry.name == RANDOM_REFERENCE or entry.spec in random_specs
 
