@@ -45,7 +45,7 @@ td.verdict .badge{margin-left:0}
 .v-verified-consistent{background:#ddf4ff;border-color:#54aeff;color:#0550ae}
 .v-differs{background:#ffebe9;border-color:#ff8182;color:#a40e26}
 .v-not-verified{background:#f6f8fa;border-color:var(--line);color:var(--muted);font-weight:400}
-.figures{display:grid;grid-template-columns:repeat(auto-fit,minmax(460px,1fr));gap:1em}
+.figures{display:grid;grid-template-columns:1fr;gap:1em;max-width:1200px}
 figure{margin:0;border:1px solid var(--line);border-radius:6px;padding:.5em;background:#fff}
 figure img{max-width:100%;height:auto;display:block;margin:auto}
 figcaption{color:var(--muted);font-size:.9em;margin-top:.3em;text-align:center}
