@@ -1,11 +1,12 @@
 """BC: imitation's ``bc.BC`` on the pooled training demonstrations, fine-tuned on the K demos.
 
 The policy is an SB3 ``ActorCriticPolicy`` (actor MLP, a linear value head that BC never uses)
-whose features extractor is imitation's ``NormalizeFeaturesExtractor`` with a fixed
-:class:`~baselines.nets.ObsNormalizer` (statistics of the pooled training observations, stored as
-buffers). Meta-training is imitation's BC (Gaussian negative log-likelihood, entropy bonus, l2);
-``adapt`` fine-tunes a copy on the K demonstrations with :func:`finetune`; K=0 returns the
-meta-trained policy unchanged. The defaults (256-256 ReLU, 20k batches of 128, fine-tune 3000
+whose features extractor flattens and normalises with a fixed :class:`~baselines.nets.ObsNormalizer`
+(statistics of the pooled training observations, stored as buffers; the module layout of
+imitation's ``NormalizeFeaturesExtractor``, so its checkpoints are the same). Meta-training is
+imitation's BC (Gaussian negative log-likelihood, entropy bonus, l2) and needs the optional
+``imitation`` extra; a saved agent adapts and acts without it. ``adapt`` fine-tunes a copy on the
+K demonstrations with :func:`finetune`; K=0 returns the meta-trained policy unchanged. The defaults (256-256 ReLU, 20k batches of 128, fine-tune 3000
 batches of 256) were tuned on held-out training tasks (docs/baselines.md).
 
 The fine-tuning budget is :class:`FinetuneConfig` (defaults in ``configs/finetune.json``), shared
@@ -93,12 +94,16 @@ class BCConfig(FinetuneConfig, MLPConfig, file="bc"):
     progress: bool
 
 
+IMITATION_HINT = 'pip install "metail[imitation]"'
+"""What installs imitation, which the ``bc`` baseline's meta-training runs on."""
+
+
 def make_policy(config: MLPConfig) -> nn.Module:
     """A fresh SB3 actor-critic policy with normalised features (normaliser at identity), at the
     config's widths and activation."""
-    from imitation.policies.base import NormalizeFeaturesExtractor
     from stable_baselines3.common.policies import ActorCriticPolicy
 
+    from baselines.features import NormalizeFeaturesExtractor
     from baselines.nets import ACTIVATIONS
 
     obs_space, act_space = env_spaces()
@@ -127,11 +132,19 @@ def train_bc(
     ent_weight: float,
     progress: bool = False,
 ) -> None:
-    """Train ``policy`` in place with imitation's BC (a fresh Adam; silent unless ``progress``)."""
+    """Train ``policy`` in place with imitation's BC (a fresh Adam; silent unless ``progress``);
+    without imitation, a ModuleNotFoundError naming the extra that installs it."""
     import tempfile
     import warnings
 
-    from imitation.algorithms import bc
+    try:
+        from imitation.algorithms import bc
+    except ImportError as e:
+        raise ModuleNotFoundError(
+            f"the bc baseline's meta-training runs imitation's bc.BC, which is not installed: "
+            f"{IMITATION_HINT}",
+            name="imitation",
+        ) from e
     from imitation.data import rollout
     from imitation.util import logger as imit_logger
 

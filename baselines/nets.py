@@ -30,8 +30,9 @@ ACTIVATIONS: dict[str, type[nn.Module]] = {"tanh": nn.Tanh, "relu": nn.ReLU, "el
 class ObsNormalizer(nn.Module):
     """``clip((x - mean) / std, ±NORM_CLIP)`` with ``mean``/``std`` as buffers (identity at first).
 
-    Takes the feature dimension as its only argument, so imitation's
-    ``NormalizeFeaturesExtractor(normalize_class=ObsNormalizer)`` can build it too.
+    Takes the feature dimension as its only argument, so
+    :class:`baselines.features.NormalizeFeaturesExtractor` (``normalize_class=ObsNormalizer``)
+    can build it too.
     """
 
     def __init__(self, dim: int) -> None:

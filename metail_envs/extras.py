@@ -2,8 +2,8 @@
 without its extra says which one to install instead of failing somewhere inside.
 
 ``pip install metail`` gives the environments alone; ``metail[benchmark]`` the evaluation,
-leaderboard, experts and baselines; ``metail[experts]`` adds the Minari export; ``metail[ray]``
-the Ray executor.
+leaderboard, experts and baselines; ``metail[imitation]`` adds imitation (the ``bc`` baseline's
+meta-training); ``metail[experts]`` adds the Minari export; ``metail[ray]`` the Ray executor.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import importlib.util
 EXTRAS: dict[str, str] = {
     "torch": "benchmark",
     "stable_baselines3": "benchmark",
-    "imitation": "benchmark",
+    "imitation": "imitation",
     "datasets": "benchmark",
     "scipy": "benchmark",
     "tqdm": "benchmark",
@@ -25,8 +25,9 @@ EXTRAS: dict[str, str] = {
 NEEDS: dict[str, tuple[str, ...]] = {
     "benchmark": ("benchmark",),
     "experts": ("benchmark", "experts"),
+    "imitation": ("benchmark", "imitation"),
 }
-"""What an extra brings with it (``experts`` includes ``benchmark``)."""
+"""What an extra brings with it (``experts`` and ``imitation`` include ``benchmark``)."""
 
 
 class MissingExtraError(ModuleNotFoundError):

@@ -23,15 +23,17 @@ import pytest
 from envtools import TINY_PPO
 from payloads import Payload, assert_each_runs_the_payload
 
+from baselines.experts import rules as R
 from metail_envs import ENV_ID, load_suite
 from metail_envs import data as D
+from metail_envs.trajectory import trajectory_class
 
 TASK = "hopper-v1/test/00"
 NOMINAL = "hopper-v1/nominal"
 TINY = {**TINY_PPO, "total_steps": 512}
 RULES = {
-    "scored": D.DataRule(reference_episodes=3, demos=2, max_tries=4, random_episodes=5),
-    "train": D.DataRule(reference_episodes=2, demos=1, max_tries=2, random_episodes=5),
+    "scored": R.DataRule(reference_episodes=3, demos=2, max_tries=4, random_episodes=5),
+    "train": R.DataRule(reference_episodes=2, demos=1, max_tries=2, random_episodes=5),
 }
 """A small data rule: the pipeline's code, seconds of rollouts."""
 
@@ -105,7 +107,7 @@ def test_manifest_layout(data_dir: Path) -> None:
     assert e["expert"]["source"]["file"] == "training/hopper-v1__test__00/expert.zip"
     assert e["expert"]["arch"]["pi"] == [32, 32] and e["expert"]["arch"]["activation"] == "tanh"
     assert e["expert"]["n_episodes"] == 3 and len(e["expert"]["returns"]) == 3
-    assert e["expert"]["seed"] == D.EVAL_SEED and e["random"]["n_episodes"] == 5
+    assert e["expert"]["seed"] == R.EVAL_SEED and e["random"]["n_episodes"] == 5
     # a 512-step PPO falls within steps: every try recorded as ended early, nothing shipped
     demos = e["demos"]
     assert demos["n"] == 0 and demos["file"] is None and demos["tries"] == 4
@@ -119,9 +121,6 @@ def test_manifest_layout(data_dir: Path) -> None:
 
 
 def test_only_complete_episodes_are_shipped(real_dir: Path) -> None:
-    from imitation.data import serialize
-    from imitation.data.types import TrajectoryWithRew
-
     e = D.load_manifest(real_dir)["tasks"][NOMINAL]
     d = e["demos"]
     assert d["n"] == 2 and d["lengths"] == [1000, 1000] and not d["shortfall"]
@@ -129,7 +128,7 @@ def test_only_complete_episodes_are_shipped(real_dir: Path) -> None:
     assert sorted(d["seeds"] + early) == list(range(d["tries"]))  # every try kept or recorded
     assert e["expert"]["completion_rate"] == np.mean(np.array(e["expert"]["lengths"]) == 1000)
     demos = D.load_demos(NOMINAL, data_dir=real_dir)
-    assert len(demos) == 2 and all(isinstance(t, TrajectoryWithRew) for t in demos)
+    assert len(demos) == 2 and all(type(t) is trajectory_class() for t in demos)
     assert [len(t.acts) for t in demos] == d["lengths"]
     np.testing.assert_allclose([t.rews.sum() for t in demos], d["returns"], atol=1e-2)
     first = demos[0]
@@ -142,9 +141,17 @@ def test_only_complete_episodes_are_shipped(real_dir: Path) -> None:
     }
     env = gym.make(ENV_ID, task=load_suite().task(NOMINAL))  # raw observations
     np.testing.assert_allclose(first.obs[0], env.reset(seed=d["seeds"][0])[0].astype(np.float32))
-    # researchers' reader: imitation's own loader reads the same file identically
+
+
+@pytest.mark.imitation
+def test_imitation_reads_the_written_demos_identically(real_dir: Path) -> None:
+    """The format stays imitation's: its own loader reads the pipeline's files as we do."""
+    from imitation.data import serialize
+
+    d = D.load_manifest(real_dir)["tasks"][NOMINAL]["demos"]
+    demos = D.load_demos(NOMINAL, data_dir=real_dir)
     theirs = serialize.load(real_dir / d["file"])
-    assert theirs[0].infos[-1] == first.infos[-1]
+    assert theirs[0].infos[-1] == demos[0].infos[-1]
     np.testing.assert_array_equal(theirs[1].obs, demos[1].obs)
     np.testing.assert_array_equal(theirs[1].rews, demos[1].rews)
 
@@ -288,8 +295,8 @@ def test_a_rerun_of_one_task_rewrites_it_and_the_data_hash(copy: Path) -> None:
     assert main(args) == 0
     final = _manifest(copy)
     assert final["tasks"][NOMINAL] == new
-    assert final["tasks"][TASK]["expert"]["n_episodes"] == D.DATA_RULES["scored"].reference_episodes
-    assert final["tasks"][TASK]["demos"]["tries"] == D.DATA_RULES["scored"].max_tries
+    assert final["tasks"][TASK]["expert"]["n_episodes"] == R.DATA_RULES["scored"].reference_episodes
+    assert final["tasks"][TASK]["demos"]["tries"] == R.DATA_RULES["scored"].max_tries
 
 
 def _full(d: Path) -> Path:
@@ -436,6 +443,7 @@ def test_a_missing_file_is_named_with_its_command(copy: Path) -> None:
         D.data_hash("hopper-v1", data_dir=_full(copy))
 
 
+@pytest.mark.imitation  # the jsonpickle payload is shown live with imitation's reader
 def test_planted_payloads_run_nothing(copy: Path, tmp_path: Path) -> None:
     """jsonpickle in a demonstration's infos, cloudpickle in an SB3 zip and pickle in a .pt,
     each with a manifest rewritten to vouch for it: each is refused, and its marker never
@@ -624,11 +632,11 @@ def test_sha256_of_a_directory(tmp_path: Path) -> None:
 
 def test_the_data_rule_lives_in_one_place() -> None:
     suite = load_suite("hopper-v1")
-    assert D.data_rule(suite.test[0]) == D.data_rule(suite.nominal) == D.DATA_RULES["scored"]
-    assert D.data_rule(suite.train[0].id) == D.DATA_RULES["train"]
-    assert D.DATA_RULES["scored"].reference_episodes == 50 and D.DATA_RULES["scored"].demos == 20
-    assert D.DATA_RULES["train"].reference_episodes == 20 and D.DATA_RULES["train"].demos == 10
-    for rule in D.DATA_RULES.values():
+    assert R.data_rule(suite.test[0]) == R.data_rule(suite.nominal) == R.DATA_RULES["scored"]
+    assert R.data_rule(suite.train[0].id) == R.DATA_RULES["train"]
+    assert R.DATA_RULES["scored"].reference_episodes == 50 and R.DATA_RULES["scored"].demos == 20
+    assert R.DATA_RULES["train"].reference_episodes == 20 and R.DATA_RULES["train"].demos == 10
+    for rule in R.DATA_RULES.values():
         assert rule.max_tries == 10 * rule.demos
     with pytest.raises(ValueError, match="task must be a suite task id"):
-        D.data_rule("hopper-v1/valid/00")
+        R.data_rule("hopper-v1/valid/00")

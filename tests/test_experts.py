@@ -125,7 +125,7 @@ def test_saved_expert_reaches_its_recorded_return_in_a_fresh_process(
     )
     code = (
         "import sys; from stable_baselines3 import PPO; from metail_envs import load_suite; "
-        "from baselines.experts.evaluate import evaluate_policy; from metail_envs.data import SELECT_SEED; "
+        "from baselines.experts.evaluate import evaluate_policy; from baselines.experts.rules import SELECT_SEED; "
         f"m = PPO.load({str(r.expert_path)!r}, device='cpu'); "
         "print(evaluate_policy(m, load_suite().test[1], 2, SELECT_SEED)[0].mean())"
     )

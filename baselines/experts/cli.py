@@ -140,7 +140,7 @@ def demos_arguments(p: argparse.ArgumentParser) -> None:
 def run_demos(a: argparse.Namespace) -> int:
     require_extra("benchmark")
     from baselines.experts.demos import generate_cached
-    from metail_envs.data import CACHE_SEED
+    from baselines.experts.rules import CACHE_SEED
 
     seed = CACHE_SEED if a.seed is None else a.seed
     path = generate_cached(a.task, a.n, seed, a.data_dir)

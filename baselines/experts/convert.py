@@ -125,11 +125,9 @@ def plain_to_sb3(path: str | Path, arch: dict[str, Any], out: str | Path) -> Pat
 def export_sb3(task: str, out: str | Path, data_dir: str | Path | None = None) -> Path:
     """A suite task's shipped expert as an SB3 zip at ``out`` (checksummed against the
     manifest first, like every loader)."""
-    from metail_envs.data import _checked, _entry
+    from metail_envs.data import expert_file
 
-    suite, t, entry, _ = _entry(task, data_dir)
-    record = entry["expert"]
-    path = _checked(t.id, suite, record, data_dir, "expert")
+    path, record = expert_file(task, data_dir)
     return plain_to_sb3(path, record["arch"], out)
 
 

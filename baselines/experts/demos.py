@@ -1,7 +1,8 @@
 """Demonstrations from the experts, the normalisation references, and the manifest.
 
 A demonstration is one episode of a task's expert with deterministic actions from a recorded reset
-seed, with raw observations (float32), as an ``imitation.data.types.TrajectoryWithRew``. The
+seed, with raw observations (float32), as a ``TrajectoryWithRew`` (imitation's where it is
+installed, else metail's own: :mod:`metail_envs.trajectory`). The
 shipped ones are complete episodes only (they reach the time limit): the data stage tries reset
 seeds ``DEMO_SEED + i`` in order and records an episode that ends early (a fall) in the manifest,
 with its seed and length, instead of shipping it (:func:`draw_complete`). imitation marks every
@@ -39,31 +40,32 @@ from baselines.experts.layout import (
     expert_path,
     plain_expert_path,
 )
-from metail_envs import ENV_ID
-from metail_envs.data import (
+from baselines.experts.rules import (
     CACHE_SEED,
-    DATA_FORMAT,
     DATA_RULES,
     DEMO_SEED,
     EVAL_SEED,
-    MANIFEST,
     DataRule,
-    cached_demos_path,
     data_rule,
+    rules_json,
+)
+from metail_envs import ENV_ID
+from metail_envs.data import (
+    DATA_FORMAT,
+    MANIFEST,
+    cached_demos_path,
     default_data_dir,
     resolve_task,
-    rules_json,
     sha256_path,
     task_key,
 )
 from metail_envs.executors import Executor, Job, LocalExecutor
 from metail_envs.fileio import atomic_write, write_json_atomic
 from metail_envs.tasks import DEFAULT_SUITE, Suite, Task, load_suite
+from metail_envs.trajectory import make_trajectory
 
 
 def _trajectory(ep: Episode, task: Task):
-    from imitation.data.types import TrajectoryWithRew
-
     infos: list[dict[str, Any]] = [{} for _ in range(ep.length)]
     infos[-1] = {
         "task_id": task.id,
@@ -71,7 +73,7 @@ def _trajectory(ep: Episode, task: Task):
         "terminated": ep.terminated,
         "truncated": ep.truncated,
     }
-    return TrajectoryWithRew(
+    return make_trajectory(
         obs=np.asarray(ep.obs, dtype=np.float32),
         acts=np.asarray(ep.acts, dtype=np.float32),
         infos=np.array(infos, dtype=object),
@@ -152,9 +154,9 @@ def _summary(trajs: Sequence, seeds: Sequence[int]) -> dict[str, Any]:
     }
 
 
-def versions() -> dict[str, str]:
-    """Versions of everything that shapes the data (written to the manifest)."""
-    import imitation
+def versions() -> dict[str, str | None]:
+    """Versions of everything that shapes the data (written to the manifest; imitation's is
+    None where the optional extra is not installed)."""
     import mujoco
     import stable_baselines3
     import torch
@@ -166,17 +168,26 @@ def versions() -> dict[str, str]:
         "mujoco": mujoco.__version__,
         "gymnasium": gym.__version__,
         "sb3": stable_baselines3.__version__,
-        "imitation": imitation.__version__,
+        "imitation": _version_or_none("imitation"),
         "torch": torch.__version__,
         "machine": platform.machine(),
         "python": platform.python_version(),
     }
 
 
+def _version_or_none(dist: str) -> str | None:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(dist)
+    except PackageNotFoundError:
+        return None
+
+
 def build_task_data(task: Task, data_dir: Path, rule: DataRule | None = None) -> dict[str, Any]:
     """Convert a task's trained SB3 expert to the shipped format, then measure its references
     and draw its complete demonstrations by ``rule`` (default: the task's
-    :func:`metail_envs.data.data_rule`), on the converted file (the one the benchmark loads).
+    :func:`baselines.experts.rules.data_rule`), on the converted file (the one the benchmark loads).
     Returns the task's manifest entry."""
     from baselines.experts.convert import write_plain
     from metail_envs.expert_policy import load_expert_file
@@ -239,7 +250,7 @@ def task_data(args: dict[str, Any], send: Any) -> dict[str, Any]:
 
 def data_job(task: Task, suite_name: str, data_dir: Path, rule: DataRule | None = None) -> Job:
     """The job of :func:`task_data` for ``task`` (by ``rule``, default the task's
-    :func:`metail_envs.data.data_rule`), tagged ``("data", task)``."""
+    :func:`baselines.experts.rules.data_rule`), tagged ``("data", task)``."""
     rule = rule or data_rule(task)
     args = {"suite": suite_name, "task": task.id, "data_dir": str(data_dir), "rule": asdict(rule)}
     return Job("baselines.experts.demos:task_data", args, tag=("data", task))
@@ -252,7 +263,7 @@ class Manifest:
 
     A manifest of another data format (or an unreadable one) is started afresh: every task's
     data is then regenerated from its trained expert. ``rules`` (default
-    :data:`metail_envs.data.DATA_RULES`) say how many episodes each task's data takes.
+    :data:`baselines.experts.rules.DATA_RULES`) say how many episodes each task's data takes.
     """
 
     def __init__(
@@ -379,7 +390,7 @@ def build_data(
 ) -> dict[str, Any]:
     """Write the shipped expert, references and demonstrations of every task with a trained
     expert (or of ``task_ids`` only; the other tasks' entries stay as they are), and the manifest.
-    ``rules``: how many episodes (default :data:`metail_envs.data.DATA_RULES`).
+    ``rules``: how many episodes (default :data:`baselines.experts.rules.DATA_RULES`).
 
     A task whose entry matches its trained expert's sha256, the current data rule and intact
     files is skipped unless ``force``. Each task is a job on ``executor`` (default: one local

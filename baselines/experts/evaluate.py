@@ -1,7 +1,7 @@
 """Episodes of a policy on a task: evaluation, the expert and random references, the cross-task
 matrix.
 
-Reset seeds are disjoint by purpose (see :mod:`metail_envs.data`), so no number is measured on the
+Reset seeds are disjoint by purpose (see :mod:`baselines.experts.rules`), so no number is measured on the
 episodes it was selected on.
 """
 
@@ -14,9 +14,9 @@ from typing import Any, Protocol
 import gymnasium as gym
 import numpy as np
 
+from baselines.experts.rules import EVAL_SEED
 from metail_envs import ENV_ID
 from metail_envs.benchmark.stats import normalised_score
-from metail_envs.data import EVAL_SEED
 from metail_envs.tasks import Task
 
 

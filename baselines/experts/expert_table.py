@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from baselines.cli import python_m
-from metail_envs.data import MIN_COMPLETION, SCORED
+from baselines.experts.rules import MIN_COMPLETION, SCORED
 
 
 def _row(entry: Mapping[str, Any] | None) -> tuple[str, float | None]:

@@ -24,7 +24,7 @@ Stage ``data`` (for every task whose trained expert exists, or the ``--task`` on
 expert converted to the shipped, tensor-only ``experts/<task key>.pt``, then on that file the
 expert reference (``EVAL_SEED`` episodes, with its completion rate), the random reference, the
 complete-episode demonstrations from ``DEMO_SEED`` (falls recorded, not shipped), and
-``manifest.json``; the numbers of each are :data:`metail_envs.data.DATA_RULES`. A task whose data
+``manifest.json``; the numbers of each are :data:`baselines.experts.rules.DATA_RULES`. A task whose data
 is intact for its current expert and rule is skipped, so ``--stage data --task ID`` after a
 retrain rewrites that task only (and the data hash with it). With ``--stage all`` (the default:
 train, retry, data) each task's data is written as soon as its expert is in place, so an
@@ -50,6 +50,7 @@ from baselines.experts.arguments import expert_data_arguments as add_arguments
 from baselines.experts.demos import Manifest, build_data, given_or_local, write_manifest
 from baselines.experts.layout import expert_path, training_dir, training_order
 from baselines.experts.retry import RETRY_BELOW, retry_experts
+from baselines.experts.rules import DataRule
 from baselines.experts.train import (
     TrainConfig,
     TrainResult,
@@ -57,7 +58,7 @@ from baselines.experts.train import (
     drop_checkpoints,
     train_from_job,
 )
-from metail_envs.data import MANIFEST, REGENERATE, DataRule, default_data_dir
+from metail_envs.data import MANIFEST, REGENERATE, default_data_dir
 from metail_envs.executors import Executor, Job, make_executor
 from metail_envs.tasks import DEFAULT_SUITE, Suite, Task, load_suite
 
@@ -88,7 +89,7 @@ def train_experts(
     (seeded by its index in the training order) and the executor's workers take them in order.
     With ``command`` (recorded in the manifest), a task's references and demonstrations are
     written as soon as its expert is in place (``rules``: how many episodes, default
-    :data:`metail_envs.data.DATA_RULES`); the manifest is written by this process only.
+    :data:`baselines.experts.rules.DATA_RULES`); the manifest is written by this process only.
     A task that fails is reported and the others go on; the run then raises.
     """
     suite = load_suite(suite_name)

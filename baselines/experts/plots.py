@@ -116,7 +116,8 @@ def cross_task(
 ) -> dict:
     """The cross-task matrix over test + ood + nominal, saved as JSON and plotted."""
     from baselines.experts.evaluate import cross_task_matrix
-    from metail_envs.data import EVAL_SEED, load_expert
+    from baselines.experts.rules import EVAL_SEED
+    from metail_envs.data import load_expert
 
     s = load_suite(suite)
     manifest = load_manifest(data_dir)["tasks"]
@@ -220,8 +221,9 @@ def render_gif(
     import gymnasium as gym
     import imageio.v2 as imageio
 
+    from baselines.experts.rules import DEMO_SEED
     from metail_envs import ENV_ID
-    from metail_envs.data import DEMO_SEED, load_expert
+    from metail_envs.data import load_expert
     from metail_envs.hopper_model import total_mass
 
     chosen = gif_tasks(suite, data_dir)

@@ -40,6 +40,7 @@ import numpy as np
 
 from baselines.experts.demos import given_or_local
 from baselines.experts.layout import expert_path, training_dir, training_order
+from baselines.experts.rules import CHOICE_SEED
 from baselines.experts.train import (
     CONFIG_DIR,
     TrainConfig,
@@ -47,7 +48,7 @@ from baselines.experts.train import (
     drop_checkpoints,
     train_from_job,
 )
-from metail_envs.data import CHOICE_SEED, load_manifest
+from metail_envs.data import load_manifest
 from metail_envs.executors import Executor, Job
 from metail_envs.tasks import Suite, Task, load_suite
 

@@ -35,8 +35,8 @@ import gymnasium as gym
 import numpy as np
 
 from baselines.experts.evaluate import evaluate_policy
+from baselines.experts.rules import SELECT_SEED
 from metail_envs import ENV_ID
-from metail_envs.data import SELECT_SEED
 from metail_envs.fileio import atomic_write, write_json_atomic
 from metail_envs.tasks import Task
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
-    from imitation.data.types import TrajectoryWithRew
+    from metail_envs.trajectory import TrajectoryWithRew  # or imitation's, field for field
 
 ENTRY_POINT_GROUP = "metail.agents"
 BUILTIN_AGENTS: dict[str, str] = {

@@ -66,10 +66,10 @@ class JobSpec:
 def cut(traj: Any, window: DemoWindow) -> Any:
     """Transitions ``[start, stop)`` of a demonstration, without its infos (so no task
     parameter can leak through them)."""
-    from imitation.data.types import TrajectoryWithRew
+    from metail_envs.trajectory import make_trajectory
 
     s, e = window.start, window.stop
-    return TrajectoryWithRew(
+    return make_trajectory(
         obs=np.array(traj.obs[s : e + 1]),
         acts=np.array(traj.acts[s:e]),
         infos=None,

@@ -1,8 +1,8 @@
 """Tiny real data for the baseline tests: scripted demonstrations on real Hopper variants.
 
 Demonstrations come from a fixed linear controller on 2 training tasks and 1 test task of
-``hopper-v1`` (50-step episodes), written with ``imitation.data.serialize.save`` and read back
-with ``serialize.load``. ``tiny_data_dir`` lays them out as ``metail_envs.data`` reads them, for
+``hopper-v1`` (50-step episodes), written in imitation's format by the pipeline's
+``save_demos`` and read back with ``metail_envs.data.read_demos`` (imitation not needed). ``tiny_data_dir`` lays them out as ``metail_envs.data`` reads them, for
 the end-to-end test through ``metail_envs.benchmark.evaluate``.
 """
 
@@ -32,7 +32,7 @@ def scripted(obs: np.ndarray, seed: int) -> np.ndarray:
 
 
 def rollout(task, seed: int):
-    from imitation.data.types import TrajectoryWithRew
+    from metail_envs.trajectory import make_trajectory
 
     env = gym.make(metail_envs.ENV_ID, task=task, max_episode_steps=MAX_STEPS)
     obs, _ = env.reset(seed=seed)
@@ -43,17 +43,18 @@ def rollout(task, seed: int):
         all_obs.append(obs), acts.append(a), rews.append(r)
         done, t = terminated or truncated, t + 1
     env.close()
-    return TrajectoryWithRew(
+    return make_trajectory(
         obs=np.array(all_obs, dtype=np.float32), acts=np.array(acts), infos=None,
         terminal=True, rews=np.array(rews, dtype=np.float64),
     )  # fmt: skip
 
 
 def save_load(trajs, path: Path) -> list:
-    from imitation.data import serialize
+    from baselines.experts.demos import save_demos
+    from metail_envs.data import read_demos
 
-    serialize.save(path, trajs)
-    return list(serialize.load(path))
+    save_demos(path, trajs)
+    return read_demos(path)
 
 
 @pytest.fixture(scope="session")
@@ -63,7 +64,7 @@ def suite():
 
 @pytest.fixture(scope="session")
 def demo_dir(tmp_path_factory, suite) -> Path:
-    """Every demonstration set the tests use, saved with imitation's serializer."""
+    """Every demonstration set the tests use, saved in imitation's format."""
     root = tmp_path_factory.mktemp("demos")
     for task in [*suite.train[:N_TRAIN], suite.test[0], suite.nominal]:
         save_load([rollout(task, s) for s in range(N_DEMOS)], root / task.id.replace("/", "__"))
@@ -71,9 +72,9 @@ def demo_dir(tmp_path_factory, suite) -> Path:
 
 
 def _read(demo_dir: Path, task) -> list:
-    from imitation.data import serialize
+    from metail_envs.data import read_demos
 
-    return list(serialize.load(demo_dir / task.id.replace("/", "__")))
+    return read_demos(demo_dir / task.id.replace("/", "__"))
 
 
 @pytest.fixture(scope="session")

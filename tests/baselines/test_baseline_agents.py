@@ -194,14 +194,14 @@ def test_fine_tune_holdout_keeps_the_prior_when_the_held_out_pairs_say_so(
     """``adapt_holdout``: the last part of each demo is held out and the parameters with the
     lowest error on it are kept. Held-out actions that are the prior's own (error 0 before any
     step) keep the prior however the first part pulls; without a holdout the fit moves it."""
-    from imitation.data.types import TrajectoryWithRew
+    from metail_envs.trajectory import make_trajectory
 
     trained[BCAgent].save(tmp_path)
     prior = BCAgent.load(tmp_path).adapt([])
     demo = cut(test_demos[0], DemoWindow(0, 0, 20))
     acts = prior.mean_fn(torch.from_numpy(demo.obs[:-1].astype(np.float32))).numpy()
     acts[:16] += 0.5  # the part the fit sees: pulled away
-    demo = TrajectoryWithRew(obs=demo.obs, acts=acts, infos=None, terminal=False, rews=demo.rews)
+    demo = make_trajectory(obs=demo.obs, acts=acts, infos=None, terminal=False, rews=demo.rews)
     held = BCAgent.load(tmp_path, adapt_holdout=0.2, adapt_eval_every=2, adapt_max_epochs=None)
     kept = held.adapt([demo])
     np.testing.assert_array_equal(kept.act(demo.obs), prior.act(demo.obs))

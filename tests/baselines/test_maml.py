@@ -392,14 +392,14 @@ def test_mse_loss_trains_although_log_std_is_unused(train_demos):
 
 def _long_demos(n_demos: int, length: int) -> list:
     """Demonstrations whose observations say where they come from: (demo, step, 0, ...)."""
-    from imitation.data.types import Trajectory
+    from metail_envs.trajectory import make_trajectory
 
     out = []
     for d in range(n_demos):
         obs = np.zeros((length + 1, 11), np.float32)
         obs[:, 0], obs[:, 1] = d, np.arange(length + 1)
         acts = np.zeros((length, 3), np.float32)
-        out.append(Trajectory(obs=obs, acts=acts, infos=None, terminal=True))
+        out.append(make_trajectory(obs, acts, None, True, np.zeros(length, np.float32)))
     return out
 
 

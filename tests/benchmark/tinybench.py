@@ -1,7 +1,8 @@
 """Helpers of the benchmark tests: a tiny real expert-data directory and a tiny protocol.
 
 The data directory has the experts' layout (``manifest.json``, tensor-only experts, demonstrations
-written by ``imitation.data.serialize.save``), read by the real ``metail_envs.data``; its
+in imitation's format, written by the pipeline's ``save_demos``), read by the real
+``metail_envs.data``; its
 references are measured rollouts, so normalised scores mean what they mean in the benchmark.
 """
 
@@ -38,7 +39,7 @@ TINY_AGENTS = [
 
 
 def rollout(task, seed: int, policy, max_steps: int = MAX_STEPS):
-    from imitation.data.types import TrajectoryWithRew
+    from metail_envs.trajectory import make_trajectory
 
     env = gym.make(metail_envs.ENV_ID, task=task, max_episode_steps=max_steps)
     obs, _ = env.reset(seed=seed)
@@ -52,7 +53,7 @@ def rollout(task, seed: int, policy, max_steps: int = MAX_STEPS):
         rews.append(r)
         done = term or trunc
     env.close()
-    return TrajectoryWithRew(
+    return make_trajectory(
         obs=np.array(all_obs), acts=np.array(acts), infos=None, terminal=bool(term),
         rews=np.array(rews, dtype=np.float64),
     )  # fmt: skip
@@ -73,11 +74,11 @@ def write_tiny_data(root: Path, n_demos: int = N_DEMOS) -> Path:
     (deterministic), the random reference uniform actions, both on the evaluation reset seeds.
     Every other task shares one demonstration set and placeholder references.
     """
-    from imitation.data import serialize
     from metail_test_agents import scripted_action
     from stable_baselines3 import PPO
 
     from baselines.experts.convert import write_plain
+    from baselines.experts.demos import save_demos
     from metail_envs.data import DATA_FORMAT, sha256_path, task_key
 
     suite = metail_envs.load_suite("hopper-v1")
@@ -95,7 +96,7 @@ def write_tiny_data(root: Path, n_demos: int = N_DEMOS) -> Path:
 
     def demos(task, rel):
         trajs = [rollout(task, i, scripted_action) for i in range(n_demos)]
-        serialize.save(root / rel, trajs)
+        save_demos(root / rel, trajs)
         return {"file": rel, "sha256": sha256_path(root / rel), "n": n_demos,
                 "returns": [float(t.rews.sum()) for t in trajs],
                 "lengths": [len(t.acts) for t in trajs], "seeds": list(range(n_demos))}  # fmt: skip
