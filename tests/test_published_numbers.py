@@ -12,19 +12,37 @@ from pathlib import Path
 
 from baselines.tuning_table import table
 from metail_envs.benchmark.leaderboard import load_leaderboard
+from metail_envs.benchmark.leaderboard.markdown import legend
+from metail_envs.benchmark.leaderboard.verdicts import MARKS
 
 ROOT = Path(__file__).parents[1]
 RENDERED = ROOT / "docs" / "leaderboard" / "leaderboard.md"
 
 
+def without_verdicts(markdown: str) -> str:
+    """A text without the leaderboard's verdict marks after agent names, nor their legend: they
+    come from ``--verify`` re-runs, which re-aggregating the files cannot give."""
+    text = markdown.replace(legend() + "\n\n", "")
+    for mark in filter(None, MARKS.values()):
+        text = re.sub(rf"^(\| [^|]*?) {re.escape(mark)} \|", r"\1 |", text, flags=re.MULTILINE)
+    return text
+
+
 def tables(markdown: str) -> list[str]:
-    """Every Markdown table of a text, in order (runs of lines that start with ``|``)."""
-    return [m.group(0) for m in re.finditer(r"^\|.*(?:\n\|.*)*", markdown, re.MULTILINE)]
+    """Every Markdown table of a text, in order (runs of lines that start with ``|``), without
+    verdict marks."""
+    text = without_verdicts(markdown)
+    return [m.group(0) for m in re.finditer(r"^\|.*(?:\n\|.*)*", text, re.MULTILINE)]
 
 
 def without_verification(markdown: str) -> str:
-    """A rendered leaderboard without the section of its ``--verify`` re-runs."""
-    return markdown.split("\n## Verification")[0].rstrip() + "\n"
+    """A rendered leaderboard without the section of its ``--verify`` re-runs nor its verdicts."""
+    return without_verdicts(markdown).split("\n## Verification")[0].rstrip() + "\n"
+
+
+def test_verdict_marks_and_their_legend_are_taken_out():
+    marked = f"intro\n\n{legend()}\n\n| bc {MARKS['differs']} | 2 (< 5) |\n| x ✓ | 1 |\n"
+    assert without_verdicts(marked) == "intro\n\n| bc | 2 (< 5) |\n| x | 1 |\n"
 
 
 def test_tables_finds_each_markdown_table():

@@ -14,6 +14,7 @@ from tinybench import tiny_config
 import metail_envs
 from metail_envs.benchmark import ProtocolConfig, load_leaderboard, render_leaderboard
 from metail_envs.benchmark import results as R
+from metail_envs.benchmark.leaderboard import NOT_VERIFIED, VERIFIED_DIFFERS
 from metail_envs.benchmark.protocol import job_seed
 from metail_envs.benchmark.runner import resolve_tasks
 from metail_envs.cli import main as cli_main
@@ -270,7 +271,11 @@ def test_verify_catches_an_edited_resealed_file(tiny_run, tiny_data, tmp_path, c
     by_name = {e.name: e for e in board.entries}
     assert by_name["mean"].seeds == [0]
     assert by_name["expert"].flags == ["--verify could not re-run 8 of its jobs (see Verification)"]
+    assert by_name["mean"].verdict == VERIFIED_DIFFERS  # its seed 1 differs (and is left out)
+    assert "seed_000.json: 4 identical" in by_name["mean"].verify_detail
+    assert by_name["expert"].verdict == NOT_VERIFIED  # no checkpoint: nothing compared
     md = board.markdown()
+    assert "| mean (FLAGGED) ✗ | 1 (< 5) |" in md and "| expert (reference) (FLAGGED) | 2" in md
     assert "16 jobs re-run from the files' checkpoints: 4 identical, 4 differs" in md
     assert "no checkpoint at" in md
 
