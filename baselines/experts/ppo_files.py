@@ -160,12 +160,20 @@ def spaces(contents: ZipContents) -> tuple[gym.spaces.Box, gym.spaces.Box]:
     """The observation and action spaces of the zip, from their plain text (Boxes with the
     same bound on every dimension: the Hopper's)."""
 
+    def bound(d: dict[str, Any], key: str) -> float:
+        if d.get(f"{key}_repr") is not None:  # Gymnasium 0.29: the one bound as text
+            return float(d[f"{key}_repr"])
+        values = {float(x) for x in str(d[key]).strip("[]").split()}  # 1.x: the array's text
+        if len(values) != 1:
+            raise ValueError(f"{key} differs between dimensions")
+        return values.pop()
+
     def box(name: str) -> gym.spaces.Box:
         d = contents.data.get(name)
         try:
-            low, high = float(d["low_repr"]), float(d["high_repr"])
+            low, high = bound(d, "low"), bound(d, "high")
             shape, dtype = tuple(int(n) for n in d["_shape"]), np.dtype(d["dtype"])
-        except (TypeError, KeyError, ValueError):
+        except (TypeError, KeyError, ValueError, AttributeError):
             raise CheckpointError(
                 f"{contents.path}: {name} must be a Box with one bound for every dimension"
             ) from None
