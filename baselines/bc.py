@@ -6,8 +6,9 @@ whose features extractor flattens and normalises with a fixed :class:`~baselines
 imitation's ``NormalizeFeaturesExtractor``, so its checkpoints are the same). Meta-training is
 imitation's BC (Gaussian negative log-likelihood, entropy bonus, l2) and needs the optional
 ``imitation`` extra; a saved agent adapts and acts without it. ``adapt`` fine-tunes a copy on the
-K demonstrations with :func:`finetune`; K=0 returns the meta-trained policy unchanged. The defaults (256-256 ReLU, 20k batches of 128, fine-tune 3000
-batches of 256) were tuned on held-out training tasks (docs/baselines.md).
+K demonstrations with :func:`finetune`; K=0 returns the meta-trained policy unchanged. The defaults
+(``configs/bc.json``, ``configs/finetune.json``) were tuned on held-out training tasks
+(docs/baselines.md).
 
 The fine-tuning budget is :class:`FinetuneConfig` (defaults in ``configs/finetune.json``), shared
 with every agent that fine-tunes on the K demos (MAML-BC's and joint's ``adaptation="finetune"``).
@@ -52,11 +53,15 @@ class FinetuneConfig(AgentConfig, file="finetune"):
         "adapt_holdout", "adapt_eval_every",
     )  # fmt: skip
     adapt_batches: NonNegativeInt
+    """Adam batches of the fine-tune on the K demos (fewer if ``adapt_max_epochs`` binds; 0: no
+    fine-tune)."""
     adapt_batch_size: PositiveInt
+    """(obs, action) pairs per batch of the fine-tune (all of them when there are fewer)."""
     adapt_lr: PositiveFloat
+    """Adam learning rate of the fine-tune."""
     adapt_max_epochs: OptionalPositiveInt
     """At most this many passes over the K demos' pairs (None: no cap). A cap binds only on few
-    pairs: 1000 passes cut the short track's 50-250 pairs to 1000 batches and leave whole
+    pairs: it shortens the fine-tune on the short track's windows and leaves whole
     demonstrations at ``adapt_batches``."""
     adapt_prior_weight: NonNegativeFloat
     """Weight of the squared distance to the starting parameters, divided by the number of pairs
@@ -86,12 +91,15 @@ class BCConfig(FinetuneConfig, MLPConfig, file="bc"):
     batch_size: PositiveInt
     """Pooled (obs, action) pairs per batch of meta-training (imitation's BC)."""
     lr: PositiveFloat
+    """Adam learning rate of pooled meta-training (imitation's BC)."""
     l2_weight: float
     """imitation's BC weight decay term."""
     ent_weight: float
     """imitation's BC entropy bonus."""
     n_batches: PositiveInt
+    """Batches of pooled meta-training."""
     progress: bool
+    """Whether to show a progress bar while meta-training."""
 
 
 IMITATION_HINT = 'pip install "metail[imitation]"'

@@ -37,9 +37,11 @@ class ConditionedConfig(AgentConfig, file="conditioned"):
     embed_dim: PositiveInt
     """Size of the task embedding the policy is conditioned on."""
     activation: Literal["tanh", "relu", "elu"]
+    """The nonlinearity of the encoder and the policy."""
     init_log_std: float
+    """The Gaussian policy's initial log standard deviation (learned from there)."""
     min_log_std: float
-    """The Gaussian policy's initial and smallest log standard deviation."""
+    """The smallest log standard deviation the policy may reach."""
     loss: Literal["nll", "mse"]
     """BC loss: negative log-likelihood of the Gaussian, or squared error of its mean."""
     meta_batch: PositiveInt
@@ -49,13 +51,19 @@ class ConditionedConfig(AgentConfig, file="conditioned"):
     p_no_context: Probability
     """Probability that a task is trained with the no-context embedding (K=0)."""
     context_size: PositiveInt
+    """(obs, action) pairs drawn from a task's context per iteration."""
     query_size: PositiveInt
-    """(obs, action) pairs drawn from the context and from the query per task."""
+    """(obs, action) pairs drawn from a task's query per iteration."""
     lr: PositiveFloat
+    """Adam learning rate of meta-training."""
     iterations: PositiveInt
+    """Iterations of meta-training."""
     grad_clip: PositiveFloat
+    """Largest gradient norm (clipped above it)."""
     log_every: PositiveInt
+    """Iterations between two entries of the training log."""
     progress: bool
+    """Whether to show a progress bar while meta-training."""
 
 
 class ConditionedNet(nn.Module):

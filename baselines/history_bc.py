@@ -207,12 +207,17 @@ class HistoryBCConfig(FinetuneConfig, MLPConfig, file="history_bc"):
     batch_size: PositiveInt
     """Windows per Adam batch of meta-training (every demonstrated step equally likely)."""
     lr: PositiveFloat
+    """Adam learning rate of meta-training."""
     n_batches: PositiveInt
+    """Adam batches of meta-training."""
     grad_clip: PositiveFloat
+    """Largest gradient norm (clipped above it)."""
     adaptation: Literal["finetune", "none"]
     """K>0: fine-tune on the K demos with BC's budget, or ignore them (``none``: K=0's policy)."""
     log_every: PositiveInt
+    """Batches between two entries of the training log."""
     progress: bool
+    """Whether to show a progress bar while meta-training."""
 
 
 class HistoryNet(nn.Module):

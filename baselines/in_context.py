@@ -16,8 +16,8 @@ The prompt is encoded once in ``adapt``; each ``act`` runs the decoder on the ep
 
 The prompt. At most ``prompt_tokens`` transitions: each of the K demonstrations contributes at
 most ``prompt_tokens // K`` of its transitions, evenly spaced when it has more (deterministic).
-On the protocol's short track (K <= 5 windows of ``SHORT_WINDOW`` = 50 transitions) with the
-default 250 tokens, this is every transition given; on the full track, a strided subset of each
+On the protocol's short track (K windows of ``SHORT_WINDOW`` transitions) with the shipped
+``prompt_tokens``, this is every transition given; on the full track, a strided subset of each
 whole demonstration.
 
 Meta-training (the 40 training tasks' demonstrations). Each sequence of a batch: a uniform task;
@@ -33,12 +33,8 @@ loss is the squared error of the expert's action at every slot of the window (ca
 slots 0..j), so a short history at an episode's start is trained too. At test, while fewer than
 ``history`` steps were seen, the episode's steps fill slots 0..t and slot t's output is acted on.
 
-Default size (``configs/in_context.json``): d_model 64, 4 heads, feed-forward 128, no prompt
-encoder layer (the decoder's cross-attention reads the embedded transitions directly: half the
-training time of one encoder layer over 251 tokens, and no better held-out loss in a short
-trial) and 2 decoder layers: 114k parameters (147k with one prompt layer); context: up to 250
-prompt transitions (+ the null token) and a history of 20 steps; 6000 AdamW batches of 32
-sequences (640 action targets each), about 15 minutes on one core of a shared machine.
+The sizes and budgets are the fields of :class:`InContextConfig` (values in
+``configs/in_context.json``; why they were chosen: docs/baselines.md).
 """
 
 from __future__ import annotations
@@ -77,26 +73,42 @@ class InContextConfig(AgentConfig, file="in_context"):
     prompt_tokens: PositiveInt
     """At most this many demonstrated transitions in the prompt."""
     d_model: PositiveInt
+    """Width of every token embedding and attention layer (a multiple of ``heads``)."""
     heads: PositiveInt
+    """Attention heads per layer."""
     feedforward: PositiveInt
+    """Width of each layer's feed-forward block."""
     prompt_layers: NonNegativeInt
+    """Transformer encoder layers that mix the prompt's tokens (0: none)."""
     decoder_layers: PositiveInt
+    """Causal decoder layers over the history, cross-attending to the prompt."""
     batch_size: PositiveInt
     """Sequences (prompt + history window) per Adam batch."""
     lr: PositiveFloat
+    """AdamW learning rate (after warm-up)."""
     weight_decay: NonNegativeFloat
+    """AdamW weight decay."""
     iterations: PositiveInt
+    """Adam batches of meta-training."""
     warmup: NonNegativeInt
+    """Batches of linear learning-rate warm-up at the start."""
     grad_clip: PositiveFloat
+    """Largest gradient norm (clipped above it)."""
     p_no_prompt: Probability
+    """Probability that a training sequence is a K=0 one (the null token alone)."""
     p_short: Probability
+    """Probability that a sequence with a prompt draws it as the short track does (else the
+    full track)."""
     p_episode_start: Probability
+    """Probability that a sequence's history window starts at its demonstration's first step."""
     short_window: OptionalPositiveInt
     """Short-track window length in meta-training (None: the protocol's ``SHORT_WINDOW``)."""
     window_start: Literal["start", "offset"] | None
     """Short-track window start in meta-training (None: the protocol's ``WINDOW_START``)."""
     log_every: PositiveInt
+    """Batches between two entries of the training log."""
     progress: bool
+    """Whether to show a progress bar while meta-training."""
 
     def check(self) -> None:
         super().check()

@@ -79,9 +79,14 @@ class MAMLBCConfig(FinetuneConfig, MLPConfig, file="maml_bc"):
         "inner_guard",
     )
     init_log_std: float
+    """The Gaussian policy's initial log standard deviation (learned from there)."""
     min_log_std: float
+    """The smallest log standard deviation the policy may reach."""
     loss: Literal["nll", "mse"]
+    """BC loss: negative log-likelihood of the Gaussian, or squared error of its mean."""
     adaptation: Literal["inner_loop", "finetune"]
+    """Test-time mode: the meta-trained inner loop, or BC's fine-tune from the meta-learned
+    initialisation."""
     inner_steps: NonNegativeInt
     """Inner gradient steps, in meta-training and at test (``adaptation="inner_loop"``)."""
     adapt_window: OptionalPositiveInt
@@ -96,20 +101,35 @@ class MAMLBCConfig(FinetuneConfig, MLPConfig, file="maml_bc"):
     learn_inner_lr: bool
     """Meta-SGD: one learned rate per parameter, in (0, ``max_inner_lr``)."""
     max_inner_lr: PositiveFloat
+    """Upper bound of every learned inner rate (``max_inner_lr * sigmoid(raw)``)."""
     first_order: bool
+    """First-order MAML (FOMAML): the inner gradients are treated as constants in the
+    meta-gradient."""
     vectorize: bool
+    """Process a meta-batch's tasks together with ``torch.vmap`` (else a Python loop: same
+    numbers)."""
     meta_batch: PositiveInt
+    """Training tasks per meta-iteration."""
     max_support_demos: PositiveInt
+    """At most this many whole demos form a task's support (when it is not drawn as short
+    windows)."""
     p_short: Probability
     """Probability that a task's support is drawn as the protocol's short track draws K
     windows (K uniform in its short K values); else 1..``max_support_demos`` whole demos."""
     support_size: PositiveInt
+    """(obs, action) pairs drawn from a task's support per meta-iteration."""
     query_size: PositiveInt
+    """(obs, action) pairs drawn from a task's query (whole other demos) per meta-iteration."""
     meta_lr: PositiveFloat
+    """Adam learning rate of the outer (meta) step."""
     meta_iterations: PositiveInt
+    """Meta-iterations of meta-training."""
     grad_clip: PositiveFloat
+    """Largest norm of the meta-gradient (clipped above it)."""
     log_every: PositiveInt
+    """Meta-iterations between two entries of the training log."""
     progress: bool
+    """Whether to show a progress bar while meta-training."""
 
     def check(self) -> None:
         super().check()

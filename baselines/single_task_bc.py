@@ -25,6 +25,7 @@ class SingleTaskBCConfig(MLPConfig, file="single_task_bc"):
     batch_size: PositiveInt
     """Pairs per Adam batch of the fit on the K demos."""
     lr: PositiveFloat
+    """Adam learning rate of the fit on the K demos."""
     n_batches: NonNegativeInt
     """Adam batches of the fit (0: the untrained network)."""
 
