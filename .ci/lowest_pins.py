@@ -3,8 +3,9 @@ project declares, which .ci/run installs on the lowest supported Python."""
 
 import re
 import sys
-import tomllib
 from pathlib import Path
+
+import tomllib
 
 project = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())["project"]
 pins = []

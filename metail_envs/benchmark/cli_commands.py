@@ -27,6 +27,7 @@ from .protocol import (
     SHORT_K_VALUES,
     TRACKS,
 )
+from .verify import VERIFY_JOBS_PER_FILE
 
 EVALUATE_HELP = f"evaluate agents under the benchmark protocol ({PROTOCOL_NAME})"
 LEADERBOARD_HELP = "validate result files and render the leaderboard (Markdown, HTML, PNG)"
@@ -258,11 +259,15 @@ def leaderboard_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--verify",
         type=int,
+        nargs="?",
+        const=VERIFY_JOBS_PER_FILE,
         default=0,
         metavar="N",
-        help="re-run N jobs drawn at random from DIR's checkpoints and leave out a file whose "
-        "returns differ (runs the agents' code: verify only agents you would evaluate; default "
-        "%(default)s: none)",
+        help="re-run N jobs of every result file from its checkpoint (N=%(const)s if not given), "
+        "judge each entry (bit-identical on the files' own versions, else a statistical test: "
+        "docs/protocol.md) and leave out the files of an entry that differs; runs the agents' "
+        "code: verify only agents you would evaluate (default: no verification, every entry "
+        "marked not verified)",
     )
     p.add_argument(
         "--verify-seed", type=int, default=0, help="seed of --verify's draw (default %(default)s)"

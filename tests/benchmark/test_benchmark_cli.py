@@ -31,7 +31,7 @@ def test_evaluate_then_leaderboard(tmp_path, tiny_data, capsys):
     ]  # fmt: skip
     assert main(args) == 0
     out = capsys.readouterr().out
-    assert "| random (reference) | 1 (< 5) |" in out
+    assert "| random (reference) ? | 1 (< 5) |" in out
     assert (tmp_path / "results" / "random" / "seed_000.json").exists()
     assert main(["leaderboard", str(tmp_path), "--data-dir", str(tiny_data)]) == 0
     assert "# metail leaderboard" in capsys.readouterr().out

@@ -11,8 +11,6 @@ from tinybench import TINY_AGENTS, tiny_config
 
 from metail_envs.benchmark import evaluate, render_leaderboard
 from metail_envs.benchmark.leaderboard import VERDICTS, VERIFIED_IDENTICAL
-from metail_envs.benchmark.leaderboard.aggregate import set_verdicts
-from metail_envs.benchmark.leaderboard.page import page
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = [
@@ -23,19 +21,17 @@ ARGS = [
 
 @pytest.fixture(scope="module")
 def board_page(tmp_path_factory, tiny_data):
-    """A rendered board of a real run on the short and the full track; one entry's files are
-    given the verdict a matching re-run gives (:func:`set_verdicts`), the page written again."""
+    """A rendered board of a real run on the short and the full track, verified (``verify=1``:
+    a job of every file re-run, so the agents with checkpoints are verified identical)."""
     out = tmp_path_factory.mktemp("two_tracks")
     config = tiny_config(tracks=("short", "full"))
     with pytest.warns(UserWarning, match="below the protocol's minimum of 5"):
         evaluate(TINY_AGENTS, out=out, seeds=2, config=config, workers=2, data_dir=tiny_data,
                  progress=False)  # fmt: skip
-    board = render_leaderboard(out, data_dir=tiny_data, baseline="mean", resamples=50)
-    mean = next(e for e in board.entries if e.name == "mean")
-    set_verdicts(board.entries, [("mean", Path(f), VERIFIED_IDENTICAL, "1 identical")
-                                 for f in mean.files])  # fmt: skip
-    images = {name: p for name, p in board.outputs.items() if p.suffix == ".png"}
-    board.outputs["html"].write_text(page(board, images))
+    board = render_leaderboard(
+        out, data_dir=tiny_data, baseline="mean", resamples=50, verify=1, workers=2
+    )
+    assert next(e for e in board.entries if e.name == "mean").verdict == VERIFIED_IDENTICAL
     return board, board.outputs["html"]
 
 
@@ -89,7 +85,9 @@ def test_page_renders_every_entry_and_its_verdict_without_errors(tab, board_page
     assert all(any(v.endswith(word) for word in VERDICTS) for v in verdicts)
     mean = table.locator("tr[data-agent='mean'] td.verdict")
     assert mean.is_visible() and "verified identical" in mean.inner_text()
-    assert table.locator("tr[data-agent='random'] td.verdict").inner_text() == "not verified"
+    assert (
+        table.locator("tr[data-agent='random'] td.verdict").inner_text() == "✓ verified identical"
+    )
     assert tab.locator(".legend").is_visible() and "differs" in tab.locator(".legend").inner_text()
     assert "[" in table.locator("tr[data-agent='mean'] td.num .ci").first.inner_text()
     references = table.locator("tr.ref").evaluate_all("rows => rows.map(r => r.dataset.agent)")

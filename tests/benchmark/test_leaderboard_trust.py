@@ -36,12 +36,23 @@ def write(path: Path, doc: dict, seal: bool = True) -> None:
 def scale_returns(doc: dict, factor: float) -> None:
     """Multiply every return, with consistent means and scores: a forgery the checksum and the
     consistency checks cannot see."""
+    edit_returns(doc, lambda returns, span: [r * factor for r in returns])
+
+
+def raise_returns(doc: dict, points: float) -> None:
+    """Raise every return by ``points`` of (expert - random), means and scores consistent."""
+    edit_returns(doc, lambda returns, span: [r + points / 100.0 * span for r in returns])
+
+
+def edit_returns(doc: dict, edit) -> None:
+    """Replace every job's returns by ``edit(returns, expert - random)``, means and scores
+    recomputed."""
     for j in doc["jobs"]:
         if j["status"] != "ok":
             continue
-        j["returns"] = [r * factor for r in j["returns"]]
-        j["mean_return"] = sum(j["returns"]) / len(j["returns"])
         ref = doc["references"][j["task"]]
+        j["returns"] = edit(j["returns"], ref["expert_mean"] - ref["random_mean"])
+        j["mean_return"] = sum(j["returns"]) / len(j["returns"])
         span = ref["expert_mean"] - ref["random_mean"]
         j["score"] = 100.0 * (j["mean_return"] - ref["random_mean"]) / span
 
@@ -103,7 +114,7 @@ def test_a_nan_and_fewer_tasks_are_refused_by_name_and_the_rest_renders(
     }  # fmt: skip
     assert all(e.seeds == [0, 1] for e in board.entries)
     md = (tmp_path / "out" / "leaderboard.md").read_text()
-    assert "nan.json" in md and "fewer.json" in md and "| expert (reference) | 2 (< 5) |" in md
+    assert "nan.json" in md and "fewer.json" in md and "| expert (reference) ? | 2 (< 5) |" in md
 
 
 def _leaves(node, path=()):
@@ -242,48 +253,97 @@ def test_honest_reference_files_are_not_flagged(board_dir, tiny_data):
     assert board.excluded == []
 
 
-def test_verify_catches_an_edited_resealed_file(tiny_run, tiny_data, tmp_path, capsys):
+def copy_run(tiny_run, tmp_path) -> Path:
+    """A board of the tiny run's mean agent (files and checkpoints) and expert (files only)."""
     src, _ = tiny_run
     for part in ("results", "checkpoints"):
         shutil.copytree(src / part / "mean", tmp_path / part / "mean")
     shutil.copytree(src / "results" / "expert", tmp_path / "results" / "expert")
-    doc = read(tmp_path, "mean", 1)
+    return tmp_path
+
+
+def another_machine(doc: dict) -> None:
+    """The file as another MuJoCo would have made it: its recorded version differs."""
+    doc["environment"]["versions"]["mujoco"] = "0.0.1"
+
+
+def test_verify_catches_a_last_bit_edit_on_the_files_own_versions(tiny_run, tiny_data, tmp_path):
+    board_dir = copy_run(tiny_run, tmp_path)
+    doc = read(board_dir, "mean", 1)
     scale_returns(doc, 1.0 + 1e-12)  # a last-bit edit, resealed
-    write(tmp_path / "results" / "mean" / "seed_001.json", doc)
+    write(board_dir / "results" / "mean" / "seed_001.json", doc)
 
-    plain = load_leaderboard(tmp_path, data_dir=tiny_data, resamples=RES)
+    plain = load_leaderboard(board_dir, data_dir=tiny_data, resamples=RES)
     assert plain.excluded == [] and plain.checks == []  # validation alone cannot see it
+    assert {e.verdict for e in plain.entries} == {NOT_VERIFIED}
+    assert "| mean (FLAGGED) ? |" in plain.markdown()  # every entry marked, verified or not
 
-    board = load_leaderboard(
-        tmp_path, data_dir=tiny_data, resamples=RES, verify=24, workers=2
-    )  # every job: 8 of mean, 8 of the expert (which has no checkpoint here)
+    board = load_leaderboard(board_dir, data_dir=tiny_data, resamples=RES, verify=4, workers=2)
     outcomes = {(c.path.parent.name, c.path.name, c.outcome) for c in board.checks}
-    assert outcomes == {
+    assert outcomes == {  # every job of every file: 4 each
         ("mean", "seed_000.json", "identical"),
         ("mean", "seed_001.json", "differs"),
         ("expert", "seed_000.json", "unverifiable"),
         ("expert", "seed_001.json", "unverifiable"),
     }
+    assert len(board.checks) == 16
     reason = left_out(board)["mean/seed_001.json"]
-    assert len(board.excluded) == 1 and "--verify: job" in reason
-    assert "other returns (largest relative difference" in reason
-    assert "same package versions and processor as this machine" in reason
+    assert len(board.excluded) == 1 and "--verify: mean: job" in reason
+    assert "other returns (episode 0" in reason and "made with this machine's versions" in reason
     by_name = {e.name: e for e in board.entries}
-    assert by_name["mean"].seeds == [0]
+    assert by_name["mean"].seeds == [0] and by_name["mean"].verdict == VERIFIED_DIFFERS
     assert by_name["expert"].flags == ["--verify could not re-run 8 of its jobs (see Verification)"]
-    assert by_name["mean"].verdict == VERIFIED_DIFFERS  # its seed 1 differs (and is left out)
-    assert "seed_000.json: 4 identical" in by_name["mean"].verify_detail
     assert by_name["expert"].verdict == NOT_VERIFIED  # no checkpoint: nothing compared
     md = board.markdown()
-    assert "| mean (FLAGGED) ✗ | 1 (< 5) |" in md and "| expert (reference) (FLAGGED) | 2" in md
-    assert "16 jobs re-run from the files' checkpoints: 4 identical, 4 differs" in md
+    assert "| mean (FLAGGED) ✗ | 1 (< 5) |" in md
+    assert "16 jobs re-run from the files' checkpoints: 4 bit-identical, 4 not bit-identical" in md
     assert "no checkpoint at" in md
 
-    # the command line: the same draw, the same verdict
-    assert cli_main(["leaderboard", str(tmp_path), "--data-dir", str(tiny_data),
-                     "--verify", "3", "--workers", "1"]) == 0  # fmt: skip
+
+@pytest.mark.parametrize("points", [30.0, 5.0])
+def test_verify_catches_a_forgery_made_to_look_like_another_machines(
+    points, tiny_run, tiny_data, tmp_path
+):
+    board_dir = copy_run(tiny_run, tmp_path)
+    for seed in (0, 1):
+        doc = read(board_dir, "mean", seed)
+        raise_returns(doc, points)
+        another_machine(doc)
+        write(board_dir / "results" / "mean" / f"seed_{seed:03d}.json", doc)
+    board = load_leaderboard(board_dir, data_dir=tiny_data, resamples=RES, verify=1, workers=2)
+    verdict = board.verdicts["mean"]
+    assert verdict.verdict == "differs" and verdict.shift == pytest.approx(points)
+    assert sorted(left_out(board)) == ["mean/seed_000.json", "mean/seed_001.json"]
+    assert (
+        f"files claim {points:+.1f} points over their re-runs"
+        in left_out(board)["mean/seed_000.json"]
+    )
+    assert "mean" not in {e.name for e in board.entries}
+
+
+def test_verify_passes_chaotic_episodes_from_another_machine(tiny_run, tiny_data, tmp_path):
+    """A version change that moves episodes far, both ways, is consistent."""
+    board_dir = copy_run(tiny_run, tmp_path)
+    factors = [1.5, 0.6, 1.0]  # of each job's 3 episodes, one fell early, one went on further
+    for seed in (0, 1):
+        doc = read(board_dir, "mean", seed)
+        edit_returns(doc, lambda rs, span: [r * f for r, f in zip(rs, factors, strict=True)])
+        another_machine(doc)
+        write(board_dir / "results" / "mean" / f"seed_{seed:03d}.json", doc)
+    board = load_leaderboard(board_dir, data_dir=tiny_data, resamples=RES, verify=2, workers=2)
+    assert board.verdicts["mean"].verdict == "consistent" and board.excluded == []
+    [mean] = [e for e in board.entries if e.name == "mean"]
+    assert mean.verdict == "verified consistent" and mean.seeds == [0, 1]
+    assert "| mean (FLAGGED) ≈ |" in board.markdown()
+
+
+def test_verify_from_the_command_line(tiny_run, tiny_data, tmp_path, capsys):
+    board_dir = copy_run(tiny_run, tmp_path)
+    assert cli_main(["leaderboard", str(board_dir), "--data-dir", str(tiny_data),
+                     "--verify", "--workers", "1"]) == 0  # fmt: skip
     printed = capsys.readouterr().out
-    assert "3 jobs re-run from the files' checkpoints" in printed
+    assert "4 jobs re-run from the files' checkpoints: 2 bit-identical, 2 unverifiable" in printed
+    assert "mean: identical (2 jobs)" in printed and "| mean (FLAGGED) ✓ |" in printed
 
 
 @pytest.mark.parametrize(

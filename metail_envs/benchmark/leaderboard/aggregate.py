@@ -7,15 +7,15 @@ entry its verification verdict (:mod:`.verdicts`). Nothing here renders.
 from __future__ import annotations
 
 import json
-from collections import Counter, defaultdict
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 from .. import plausibility
 from ..protocol import BASELINE_AGENT, BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, ProtocolConfig
 from ..results import protocol_tasks
-from ..verify import DIFFERS, FAILED, IDENTICAL, UNVERIFIABLE, Check
-from ..verify import verify as verify_jobs  # `verify` is load_leaderboard's argument
+from ..verify import CONSISTENT, DIFFERS, FAILED, IDENTICAL, UNVERIFIABLE, Check, EntryVerdict
+from ..verify import verify_files as verify_jobs  # `verify` is load_leaderboard's argument
 from .board import Entry, Excluded, Leaderboard, headline_order
 from .entries import build_entries, summarise
 from .files import (
@@ -27,7 +27,7 @@ from .files import (
     quick_or_not,
     read_files,
 )
-from .verdicts import NOT_VERIFIED, VERIFIED_DIFFERS, VERIFIED_IDENTICAL, combine
+from .verdicts import NOT_VERIFIED, VERIFIED_CONSISTENT, VERIFIED_DIFFERS, VERIFIED_IDENTICAL
 
 
 def _check_verify(verify: Any, verify_seed: Any, workers: Any) -> None:
@@ -58,8 +58,10 @@ def load_leaderboard(
 
     The official settings are used when any valid file has them; otherwise the most common
     settings among valid files, and the leaderboard says it is not the official one. ``verify``:
-    jobs to re-run from the files' checkpoints (drawn with ``verify_seed``, on ``workers``
-    worker processes); a file whose re-run differs is left out.
+    jobs to re-run per file from its checkpoint (drawn with ``verify_seed``, on ``workers``
+    worker processes, judged per entry by :mod:`..verify`); a file whose entry differs beyond
+    tolerance, and that itself moved that way, is left out. Without it every entry is marked
+    not verified.
     """
     _check_verify(verify, verify_seed, workers)
     root = Path(results_dir)
@@ -74,19 +76,21 @@ def load_leaderboard(
     chosen = choose_files(valid, key, excluded)
     config = ProtocolConfig.from_json({k: v for k, v in settings.items()})
     tasks = protocol_tasks(config) if chosen else {}  # the protocol's, never a file's own
-    checks = (
-        _verify_files(chosen, excluded, verify, verify_seed, data_dir, workers) if verify else []
+    checks, verdicts = (
+        _verify_files(chosen, excluded, verify, verify_seed, data_dir, workers)
+        if verify
+        else ([], {})
     )
     conditions = sorted(config.conditions(), key=headline_order)
     cells = [(s, track, k) for s in config.splits for track, k in conditions]
     entries = build_entries(chosen, tasks, cells)
     board = Leaderboard(
         entries, excluded, settings, key == official, tasks, cells, baseline, resamples,
-        checks=checks,
+        checks=checks, verdicts=verdicts,
     )  # fmt: skip
     summarise(board, resamples, seed)
     _flag(board, list(chosen.values()), expect["references"])
-    set_verdicts(board.entries, file_verdicts(checks))
+    set_verdicts(board.entries, verdicts)
     if cells:
         top = cells[0]  # the headline: the first split's short track at the largest K
         board.entries.sort(key=lambda e: (-e.summary[top]["iqm"], e.name))
@@ -100,18 +104,18 @@ def _verify_files(
     verify_seed: int,
     data_dir: Any,
     workers: int | None,
-) -> list[Check]:
-    """Re-run ``verify`` jobs of the chosen files; a file whose re-run differs moves from
-    ``chosen`` to ``excluded``."""
-    checks = verify_jobs(
+) -> tuple[list[Check], dict[str, EntryVerdict]]:
+    """Re-run ``verify`` jobs of each chosen file and judge each entry; the files a verdict
+    leaves out move from ``chosen`` to ``excluded``, with the entry's shift."""
+    checks, verdicts = verify_jobs(
         list(chosen.values()), verify, seed=verify_seed, data_dir=data_dir, workers=workers
     )
-    for c in checks:
-        item = next((k for k, (p, _) in chosen.items() if p == c.path), None)
-        if c.outcome == DIFFERS and item is not None:
-            excluded.append(Excluded(str(c.path), [f"--verify: job {c.key} {c.detail}"]))
+    for verdict in verdicts.values():
+        for path in verdict.left_out:
+            item = next(k for k, (p, _) in chosen.items() if Path(p) == path)
+            excluded.append(Excluded(str(path), [f"--verify: {verdict.agent}: {verdict.detail}"]))
             del chosen[item]
-    return checks
+    return checks, verdicts
 
 
 def _flag(board: Leaderboard, files: list[tuple[Path, dict[str, Any]]], refs: Any) -> None:
@@ -132,40 +136,19 @@ def _flag(board: Leaderboard, files: list[tuple[Path, dict[str, Any]]], refs: An
         entry.flags = found.get(entry.name, [])
 
 
-FileVerdict = tuple[str, Path, str, str]
-"""(agent name, file, verdict of :data:`.verdicts.VERDICTS`, detail) for one result file."""
+VERDICT_OF = {
+    IDENTICAL: VERIFIED_IDENTICAL,
+    CONSISTENT: VERIFIED_CONSISTENT,
+    DIFFERS: VERIFIED_DIFFERS,
+    UNVERIFIABLE: NOT_VERIFIED,
+}
+"""The leaderboard's verdict (:mod:`.verdicts`) for each of :mod:`..verify`'s."""
 
 
-def file_verdicts(checks: list[Check]) -> list[FileVerdict]:
-    """Each re-run file's verdict from its re-run jobs: differs if any job differs, identical if
-    any was compared and none differs, else not verified (its jobs failed or could not run).
-
-    Where a statistical judgement per file replaces this, it returns the same tuples."""
-    by_file: dict[tuple[str, Path], list[str]] = defaultdict(list)
-    for c in checks:
-        by_file[(c.agent, Path(c.path))].append(c.outcome)
-    found = []
-    for (agent, path), outcomes in by_file.items():
-        if DIFFERS in outcomes:
-            verdict = VERIFIED_DIFFERS
-        elif IDENTICAL in outcomes:
-            verdict = VERIFIED_IDENTICAL
-        else:
-            verdict = NOT_VERIFIED
-        counts = Counter(outcomes)
-        detail = ", ".join(f"{n} {o}" for o, n in sorted(counts.items()))
-        found.append((agent, path, verdict, f"{path.name}: {detail}"))
-    return found
-
-
-def set_verdicts(entries: list[Entry], files: list[FileVerdict]) -> None:
-    """Each entry's verdict from its files' (:func:`.verdicts.combine`) and what it rests on;
-    an entry none of whose files was re-run stays not verified. A file left out because it
-    differs still counts against its agent's entry."""
-    by_agent: dict[str, list[FileVerdict]] = defaultdict(list)
-    for item in files:
-        by_agent[item[0]].append(item)
+def set_verdicts(entries: list[Entry], verdicts: dict[str, EntryVerdict]) -> None:
+    """Each entry's verdict and what it rests on; an entry that was not judged stays not
+    verified."""
     for entry in entries:
-        mine = sorted(by_agent.get(entry.name, []), key=lambda f: str(f[1]))
-        entry.verdict = combine(f[2] for f in mine)
-        entry.verify_detail = "; ".join(f[3] for f in mine)
+        found = verdicts.get(entry.name)
+        if found is not None:
+            entry.verdict, entry.verify_detail = VERDICT_OF[found.verdict], found.detail

@@ -15,7 +15,7 @@ from ..protocol import HEADLINE, SECOND_BASELINE_AGENT
 from .verdicts import NOT_VERIFIED
 
 if TYPE_CHECKING:
-    from ..verify import Check
+    from ..verify import Check, EntryVerdict
 
 Cell = tuple[str, str, int]
 """A (split, track, K) column of the leaderboard."""
@@ -69,7 +69,9 @@ class Leaderboard:
     resamples: int
     outputs: dict[str, Path] = field(default_factory=dict)
     checks: list[Check] = field(default_factory=list)
-    """The jobs re-run by ``verify``, and how each compared."""
+    """The jobs re-run by ``verify``, and how each compared bit for bit."""
+    verdicts: dict[str, EntryVerdict] = field(default_factory=dict)
+    """``verify``'s verdict on each entry judged (also on those whose files were all left out)."""
 
     @property
     def baselines(self) -> list[str]:

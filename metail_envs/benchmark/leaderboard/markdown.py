@@ -1,9 +1,9 @@
 """The leaderboard as Markdown: one table per split, the other aggregates, adaptation against
 K=0, then flags, verification, failures and the files left out.
 
-An entry whose jobs were re-run carries its verdict as a mark after its name in the split
-tables (:data:`.verdicts.MARKS`, with a legend); an entry not verified is unmarked, so a board
-rendered without ``--verify`` reads as it always did."""
+Every entry carries its verdict as a mark after its name in the split tables
+(:data:`.verdicts.MARKS`, with a legend): a board rendered without ``--verify`` marks every
+entry not verified."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from .tables import (
     title,
     verification_lines,
 )
-from .verdicts import MARKS, NOT_VERIFIED, VERDICTS
+from .verdicts import MARKS, VERDICTS
 
 if TYPE_CHECKING:
     from .board import Leaderboard
@@ -26,10 +26,10 @@ if TYPE_CHECKING:
 
 def legend() -> str:
     """What the marks of :data:`.verdicts.MARKS` mean."""
-    marked = ", ".join(f"{MARKS[v]} {v}" for v in VERDICTS if MARKS[v])
+    marked = ", ".join(f"{MARKS[v]} {v}" for v in VERDICTS)
     return (
-        f"Verification (`--verify`, jobs re-run from the files' checkpoints): {marked} (its "
-        "differing files are left out); unmarked: not verified."
+        f"Verification (`metail leaderboard --verify`, jobs of every file re-run from its "
+        f"checkpoint): {marked}; the files of an entry that differs are left out."
     )
 
 
@@ -76,7 +76,7 @@ def _sections(board: Leaderboard) -> list[str]:
 def markdown(board: Leaderboard) -> str:
     """The whole leaderboard as one Markdown document."""
     out = [f"# {title(board)}", "", *intro(board), ""]
-    if any(e.verdict != NOT_VERIFIED for e in board.entries):
+    if board.entries:
         out += [legend(), ""]
     if not board.entries:
         out += ["No valid result files.", ""]

@@ -80,17 +80,24 @@ def label(entry: Entry) -> str:
 
 
 def verification_lines(board: Leaderboard) -> list[str]:
-    """One line per outcome of ``verify`` (counts, then every job that did not match)."""
+    """What ``verify`` did: the jobs re-run, then one line per entry judged (its verdict and
+    what it rests on), then every job that could not be compared."""
     if not board.checks:
         return []
     counts = Counter(c.outcome for c in board.checks)
     order = (IDENTICAL, DIFFERS, FAILED, UNVERIFIABLE)
-    head = ", ".join(f"{counts[o]} {o}" for o in order if counts[o])
+    names = {IDENTICAL: "bit-identical", DIFFERS: "not bit-identical"}
+    head = ", ".join(f"{counts[o]} {names.get(o, o)}" for o in order if counts[o])
     lines = [f"{len(board.checks)} jobs re-run from the files' checkpoints: {head}."]
+    for name, v in sorted(board.verdicts.items()):
+        left = f"; left out: {', '.join(str(p) for p in v.left_out)}" if v.left_out else ""
+        lines.append(
+            f"{name}: {v.verdict} ({v.jobs} jobs){': ' + v.detail if v.detail else ''}{left}"
+        )
     lines += [
         f"{c.outcome}: {c.path} job {c.key}: {c.detail}"
         for c in board.checks
-        if c.outcome != IDENTICAL
+        if c.outcome in (FAILED, UNVERIFIABLE)
     ]
     return lines
 

@@ -22,7 +22,12 @@ NOT_VERIFIED = "not verified"
 """No job of the entry's files was re-run and compared."""
 VERDICTS = (VERIFIED_IDENTICAL, VERIFIED_CONSISTENT, VERIFIED_DIFFERS, NOT_VERIFIED)
 """Every verdict, strongest first (the order a table sorts them in)."""
-MARKS = {VERIFIED_IDENTICAL: "✓", VERIFIED_CONSISTENT: "≈", VERIFIED_DIFFERS: "✗", NOT_VERIFIED: ""}
+MARKS = {
+    VERIFIED_IDENTICAL: "✓",
+    VERIFIED_CONSISTENT: "≈",
+    VERIFIED_DIFFERS: "✗",
+    NOT_VERIFIED: "?",
+}
 """The short mark of each verdict, where a table has no room for its words."""
 
 
