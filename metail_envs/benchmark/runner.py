@@ -25,6 +25,7 @@ from typing import Any
 from metail_envs.data import data_hash, load_references
 from metail_envs.executors import (
     RETRIES,
+    SHARE,
     Executor,
     Job,
     check_memory_gb,
@@ -456,7 +457,7 @@ def evaluate(
         if isinstance(executor, Executor):
             pool = executor
         else:
-            memory = "share" if max_memory_gb is None else max_memory_gb
+            memory = SHARE if max_memory_gb is None else max_memory_gb
             pool = make_executor(executor, workers, ray_address, retries, memory)
             stack.enter_context(closing(pool))
         refs = _at_horizon(refs, config, common, tasks, pool)
