@@ -97,7 +97,7 @@ def _meta_trained(
     if checkpoints is not None:
         ckpt = Path(checkpoints) / f"seed_{seed:03d}"
         record = json.loads((ckpt / META_TRAIN_RECORD).read_text())
-        train_ids = [t.id for t in data.load_suite(DEFAULT_SUITE).train]
+        train_ids = [t.id for t in load_suite(DEFAULT_SUITE).train]
         trained_on = data.data_hash(DEFAULT_SUITE, data_dir=data_dir, task_ids=train_ids)
         if record.get("training_data_hash") != trained_on:
             raise ValueError(

@@ -266,8 +266,8 @@ def leaderboard_arguments(p: argparse.ArgumentParser) -> None:
         help="re-run N jobs of every result file from its checkpoint (N=%(const)s if not given), "
         "judge each entry (bit-identical on the files' own versions, else a statistical test: "
         "docs/protocol.md) and leave out the files of an entry that differs; runs the agents' "
-        "code: verify only agents you would evaluate (default: no verification, every entry "
-        "marked not verified)",
+        "code: verify only agents you would evaluate (default %(default)s: no verification, every "
+        "entry marked not verified)",
     )
     p.add_argument(
         "--verify-seed", type=int, default=0, help="seed of --verify's draw (default %(default)s)"
