@@ -11,7 +11,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from .agent import ENTRY_POINT_GROUP, Agent, AgentSpec, Policy, available_agents, resolve_agent
+from .agent import (
+    ADAPT_STATS,
+    ENTRY_POINT_GROUP,
+    Agent,
+    AgentSpec,
+    Policy,
+    StatefulPolicy,
+    available_agents,
+    resolve_agent,
+)
 from .protocol import PROTOCOL_NAME, PROTOCOL_VERSION, ProtocolConfig
 
 __all__ = [
@@ -21,6 +30,8 @@ __all__ = [
     "Agent",
     "AgentSpec",
     "Policy",
+    "StatefulPolicy",
+    "ADAPT_STATS",
     "ProtocolConfig",
     "available_agents",
     "evaluate",

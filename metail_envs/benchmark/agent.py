@@ -44,11 +44,35 @@ class Policy(Protocol):
         ...
 
 
+@runtime_checkable
+class StatefulPolicy(Protocol):
+    """An adapted policy that keeps state across the steps of its episodes (recurrent,
+    in-context, history-conditioned). A policy with a ``reset`` method is one: evaluation tells
+    it when the episodes start and which episode each row of a batch belongs to."""
+
+    def reset(self, n_episodes: int) -> None:
+        """``n_episodes`` episodes start now, numbered ``0 .. n_episodes - 1``."""
+        ...
+
+    def act(self, obs: Any, episode_ids: Any) -> Any:
+        """``obs``: ``(n_active, 11)``; ``episode_ids``: ``(n_active,)`` ints, which episode each
+        row is. Episodes that ended stop appearing; returns actions ``(n_active, 3)``."""
+        ...
+
+
+ADAPT_STATS = ("gradient_steps", "forward_passes", "examples")
+"""What an adapted policy may report of its adaptation's cost, as an attribute
+``policy.adapt_stats = {"gradient_steps": ..., ...}`` (these keys or others; finite numbers
+only, read before the first ``act``): the result file records it per job."""
+
+
 class Agent(ABC):
     """Base class of metail agents. Constructed as ``cls(**agent_kwargs)``.
 
     Set ``privileged = True`` only for reference agents that must know the task (the expert):
-    their ``adapt`` then also receives ``task=``; the leaderboard marks them as references.
+    their ``adapt`` is then called ``adapt(demos, task=task)`` with the :class:`~metail_envs.
+    tasks.Task` itself; the leaderboard marks them as references. ``adapt`` returns a
+    :class:`Policy` or a :class:`StatefulPolicy`, optionally with :data:`ADAPT_STATS`.
     ``task_only = True`` lets the runner evaluate each task once for all seeds and conditions.
     """
 

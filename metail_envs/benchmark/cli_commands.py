@@ -162,7 +162,7 @@ def run_evaluate(a: argparse.Namespace) -> int:
     from metail_envs.executors import make_executor
     from metail_envs.extras import require_extra
 
-    from .preflight import check_out_dir, probe_agents
+    from .preflight import check_out_dir
     from .run_report import StageLog
     from .runner import evaluate
 
@@ -177,7 +177,6 @@ def run_evaluate(a: argparse.Namespace) -> int:
     bars = not a.no_progress and sys.stderr.isatty()
     memory = SHARE if a.max_memory_gb is None else a.max_memory_gb
     with make_executor(a.executor, a.workers, a.ray_address, a.retries, memory) as pool:
-        probe_agents(pool, agents)
         paths = evaluate(
             agents,
             out=a.out,

@@ -4,10 +4,9 @@ All unfinished episodes are stepped at once so that ``policy.act`` is called onc
 ``(n_active, 11)`` batch. Every action batch is checked (shape, finiteness) before it reaches
 MuJoCo; a bad one raises :class:`PolicyError` naming what was wrong.
 
-A *stateful* policy (one with a ``reset`` method: recurrent, in-context, history-conditioned) is
-told when the episodes start, ``reset(n_episodes)``, and which episode each row of a batch
-belongs to, ``act(obs, episode_ids)``; episodes that ended simply stop appearing in the batch.
-A stateless policy is called ``act(obs)`` as before.
+A stateful policy (:class:`.agent.StatefulPolicy`, the interface's one declaration) is told
+when the episodes start and which episode each row of a batch belongs to; a stateless one
+(:class:`.agent.Policy`) is called ``act(obs)``.
 """
 
 from __future__ import annotations
@@ -18,6 +17,8 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
+
+from .agent import StatefulPolicy
 
 ACT_DIM = 3
 
@@ -68,7 +69,7 @@ def run_episodes(
         raise PolicyError(f"adapt returned {type(policy).__name__}, which has no act(obs) method")
     n = len(envs)
     batch = np.stack([env.reset(seed=int(s))[0] for env, s in zip(envs, seeds, strict=True)])
-    stateful = callable(getattr(policy, "reset", None))
+    stateful = isinstance(policy, StatefulPolicy) and callable(policy.reset)
     if stateful:
         policy.reset(n)
     returns = np.zeros(n)

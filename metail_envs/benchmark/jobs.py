@@ -107,8 +107,9 @@ def meta_training_demos(task_ids: Sequence[str], data_dir: str | None = None) ->
 
 
 def adapt_stats(policy: Any) -> dict[str, float]:
-    """What the policy reports of its adaptation (``policy.adapt_stats``: gradient steps,
-    forward passes, examples...), finite numbers only; empty if it reports nothing."""
+    """What the policy reports of its adaptation (``policy.adapt_stats``, declared with the
+    agent interface: :data:`.agent.ADAPT_STATS`), finite numbers only; empty if it reports
+    nothing."""
     raw = getattr(policy, "adapt_stats", None)
     if not isinstance(raw, Mapping):
         return {}

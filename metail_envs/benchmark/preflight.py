@@ -17,6 +17,8 @@ from metail_envs.executors import Executor, Job
 from .agent import AgentResolutionError, AgentSpec
 
 PROBE_JOB = "metail_envs.benchmark._worker:probe"
+PROBE_CAP_S = 120.0
+"""Time allowed to import an agent class."""
 
 
 def constructor_params(cls: Any) -> dict[str, Any] | None:
@@ -81,8 +83,6 @@ def probe_agents(executor: Executor, agents: Iterable[AgentSpec]) -> dict[str, d
     """Import each agent class in a worker of ``executor`` and check its kwargs against its
     constructor; returns the probe of each spec. Raises AgentResolutionError (a ValueError) for
     an agent that cannot be imported, ValueError for kwargs it does not take."""
-    from .runner import PROBE_CAP_S
-
     probes: dict[str, dict[str, Any]] = {}
     for agent in agents:
         if agent.spec not in probes:

@@ -36,8 +36,9 @@ from metail_envs.fileio import atomic_write
 from metail_envs.tasks import Suite, load_suite
 
 from . import checkpoints
-from .agent import AgentResolutionError, AgentSpec
+from .agent import AgentSpec
 from .jobs import JobSpec, job_windows
+from .preflight import probe_agents
 from .protocol import MIN_SEEDS, ProtocolConfig
 from .results import canonical_json, job_key, new_result, read_result, validate_result, write_result
 from .stats import normalised_score
@@ -45,8 +46,6 @@ from .stats import normalised_score
 JobKey = tuple[str, str, str, int]
 """(split, task id, track, K): one evaluation job of an (agent, seed)."""
 
-PROBE_CAP_S = 120.0
-"""Time allowed to import an agent class."""
 LOAD_CAP_S = 120.0
 """Time allowed to start a job: imports, loading the saved agent and the demonstrations. It is
 not an agent's budget (the protocol's caps are), only a guard against hangs."""
@@ -351,17 +350,6 @@ class Evaluation:
             self.eps_bar.update(self.config.episodes)
         run.doc["jobs"].append(entry)
 
-    def probe(self, spec: str) -> dict[str, Any]:
-        """Import an agent class in a worker; raises AgentResolutionError if it cannot."""
-        phases = {"start": "importing the agent"}
-        payload = self.executor.run_one(
-            Job(_JOBS + "probe", {"spec": spec}, {"start": PROBE_CAP_S}, phases)
-        )
-        if not payload["ok"]:
-            error = payload["error"]
-            raise AgentResolutionError(error if payload.get("resolution") else f"{spec}: {error}")
-        return payload
-
     def _on_event(self, kind: str, value: Any) -> None:
         if kind == "tick":
             self.eps_bar.update(value)
@@ -374,7 +362,7 @@ class Evaluation:
         self.jobs_bar = tqdm(total=0, desc="jobs", unit="job", disable=not progress, position=0)
         self.eps_bar = tqdm(total=0, desc="episodes", unit="ep", disable=not progress, position=1)
         try:
-            probes = {spec: self.probe(spec) for spec in sorted({r.spec.spec for r in self.runs})}
+            probes = probe_agents(executor, [r.spec for r in self.runs])
             for run in self.runs:
                 run.doc["agent"]["privileged"] = probes[run.spec.spec]["privileged"]
                 run.doc["agent"]["target"] = probes[run.spec.spec]["target"]

@@ -342,8 +342,8 @@ def test_verify_from_the_command_line(tiny_run, tiny_data, tmp_path, capsys):
     assert cli_main(["leaderboard", str(board_dir), "--data-dir", str(tiny_data),
                      "--verify", "--workers", "1"]) == 0  # fmt: skip
     printed = capsys.readouterr().out
-    assert "4 jobs re-run from the files' checkpoints: 2 bit-identical, 2 unverifiable" in printed
-    assert "mean: identical (2 jobs)" in printed and "| mean (FLAGGED) ✓ |" in printed
+    assert "8 jobs re-run from the files' checkpoints: 4 bit-identical, 4 unverifiable" in printed
+    assert "mean: identical (4 jobs)" in printed and "| mean (FLAGGED) ✓ |" in printed
 
 
 @pytest.mark.parametrize(
