@@ -36,7 +36,10 @@ RETRY_HELP = (
 )
 PLOTS_HELP = "the experts' per-task table and figures, from the committed data"
 PROBE_HELP = "probe which single parameters make a task hard (one PPO run per NAME=VALUE)"
-CONVERT_HELP = "write a task's shipped expert as an ordinary SB3 zip (PPO.load reads it)"
+CONVERT_HELP = (
+    "write a task's shipped expert as an ordinary SB3 zip (PPO.load reads it, and unpickles: "
+    "load only zips you made)"
+)
 
 
 CONFIG_OVERRIDES = {

@@ -146,7 +146,7 @@ def _compare(job: dict[str, Any], payload: dict[str, Any]) -> str:
     )
 
 
-def _job(path: Path, doc: dict[str, Any], job: dict[str, Any], data: str | None) -> Any:
+def _job(path: Path, doc: dict[str, Any], job: dict[str, Any], data: str | None, tag: Any) -> Any:
     """The executor job that re-runs ``job`` of ``doc`` on its checkpoint."""
     from metail_envs.executors import Job
 
@@ -166,7 +166,7 @@ def _job(path: Path, doc: dict[str, Any], job: dict[str, Any], data: str | None)
         "k": job["k"],
     }
     caps = {"start": LOAD_CAP_S, "adapt": config.adapt_cap_s, "eval": config.act_cap_s}
-    return Job(_JOBS + "evaluate", args, caps, _PHASES, None)
+    return Job(_JOBS + "evaluate", args, caps, _PHASES, tag)
 
 
 def rerun(
@@ -193,9 +193,7 @@ def rerun(
         if not checkpoint_of(path).is_dir():
             check.detail = f"no checkpoint at {checkpoint_of(path)}"
             continue
-        executor_job = _job(Path(path), doc, job, data)
-        executor_job.tag = (check, job)
-        jobs.append(executor_job)
+        jobs.append(_job(Path(path), doc, job, data, tag=(check, job)))
     if not jobs:
         return checks
     workers = workers or min(len(jobs), os.cpu_count() or 1)
@@ -251,12 +249,11 @@ def judge_entry(agent: str, checks: Sequence[Check], same: bool) -> EntryVerdict
     if all(c.outcome == IDENTICAL for c in compared):
         verdict.verdict = IDENTICAL
         return verdict
-    broken = _structural(compared) or (
-        [c for c in compared if c.outcome == DIFFERS] if same else []
-    )
+    structural = _structural(compared)
+    broken = structural or ([c for c in compared if c.outcome == DIFFERS] if same else [])
     if broken:
         verdict.verdict, verdict.left_out = DIFFERS, sorted({Path(c.path) for c in broken})
-        why = "" if _structural(compared) else " (made with this machine's versions and CPU)"
+        why = "" if structural else " (made with this machine's versions and CPU)"
         verdict.detail = f"job {broken[0].key} of {broken[0].path}: {broken[0].detail}{why}"
         return verdict
     shifts = np.array([job_shift(c) for c in compared])
