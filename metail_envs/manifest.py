@@ -12,6 +12,8 @@ import json
 import math
 import os
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -34,10 +36,32 @@ class DataError(ValueError):
 # --- paths and keys ---------------------------------------------------------------------------
 
 
+_in_use: list[Path] = []
+"""The data directories :func:`using_data_dir` put in force, innermost last."""
+
+
 def default_data_dir() -> Path:
-    """``$METAIL_DATA_DIR`` if set, else the repository's ``expert_data/``."""
+    """The directory :func:`using_data_dir` put in force, else ``$METAIL_DATA_DIR`` if set, else
+    the repository's ``expert_data/``."""
+    if _in_use:
+        return _in_use[-1]
     env = os.environ.get("METAIL_DATA_DIR")
     return Path(env) if env else REPO_DATA_DIR
+
+
+@contextmanager
+def using_data_dir(data_dir: str | Path | None) -> Iterator[None]:
+    """Make ``data_dir`` this process's default data directory while the block runs (None:
+    leave the default as it is). A benchmark worker runs each job in its job's directory, so
+    that agent code reading the data without naming a directory reads the run's."""
+    if data_dir is None:
+        yield
+        return
+    _in_use.append(Path(data_dir))
+    try:
+        yield
+    finally:
+        _in_use.pop()
 
 
 def task_key(task_id: str) -> str:

@@ -5,6 +5,10 @@ the adapted policy's episodes and score them.
 agent call :func:`evaluate_job`; nothing else draws demonstrations, adapts or runs evaluation
 episodes, so a tuning score and a leaderboard score of the same (agent, checkpoint, task, track,
 K, seed) are the same number.
+
+The jobs of the benchmark's workers (:mod:`._worker`) are typed here too: a :class:`WorkerJob`
+is what crosses to a worker process, plain data naming its worker function, and
+:func:`executor_job` puts one under the protocol's caps for an executor.
 """
 
 from __future__ import annotations
@@ -16,20 +20,31 @@ import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import Any, ClassVar
 
 import numpy as np
 
-from metail_envs.tasks import Task
+from metail_envs.executors import Job
+from metail_envs.tasks import Task, load_suite
 
 from . import evaluation
+from .agent import AgentSpec
 from .protocol import DemoWindow, ProtocolConfig, draw_demos, job_seed
 from .results import canonical_json
 
 TICK_S = 0.2
 """At most this long between two progress ticks while episodes are stepped."""
 
+LOAD_CAP_S = 120.0
+"""Time allowed to start a job: imports, loading the saved agent and the demonstrations. It is
+not an agent's budget (the protocol's caps are), only a guard against hangs."""
+WORKER = "metail_envs.benchmark._worker:run"
+"""The function an executor's worker calls for every :class:`WorkerJob` (:func:`._worker.run`)."""
+
 Send = Callable[[Any], None]
+JobKey = tuple[str, str, str, int]
+"""(split, task id, track, K): one evaluation job of an (agent, seed)."""
 
 
 def seed_everything(seed: int) -> None:
@@ -58,9 +73,124 @@ class JobSpec:
         return job_seed(self.seed, self.task.id, self.k, self.track)
 
     @property
-    def key(self) -> tuple[str, str, str, int]:
+    def key(self) -> JobKey:
         """(split, task id, track, K): how a result file indexes the job."""
         return (self.split, self.task.id, self.track, self.k)
+
+
+@dataclass(frozen=True, kw_only=True)
+class WorkerJob:
+    """A job of the benchmark's workers as it crosses to a worker process: plain data (builtins
+    and frozen dataclasses of them), its worker function named by :attr:`fn` (a name of
+    :data:`._worker.FUNCTIONS`, the one table of them), its typed arguments as fields, and the
+    expert data directory it reads (None: the worker's default)."""
+
+    fn: ClassVar[str]
+    phases: ClassVar[dict[str, str]] = {}
+    """What a phase is, for the message of a job that ran past its cap."""
+    data_dir: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProbeJob(WorkerJob):
+    """Import an agent class: is it privileged, what do its constructor and ``load`` take."""
+
+    fn: ClassVar[str] = "probe"
+    phases: ClassVar[dict[str, str]] = {"start": "importing"}
+    spec: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class AgentJob(WorkerJob):
+    """A job on one (agent, seed) and its checkpoint: an absolute path (a Ray worker's cwd is
+    not the runner's)."""
+
+    phases: ClassVar[dict[str, str]] = {
+        "eval": "an act call",
+        "start": "loading the agent and demonstrations",
+    }
+    agent: AgentSpec
+    seed: int
+    checkpoint: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class MetaTrainJob(AgentJob):
+    """Construct, meta-train and save one (agent, seed) on the training tasks' demonstrations."""
+
+    fn: ClassVar[str] = "meta_train"
+    train_tasks: tuple[str, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class EvaluateJob(AgentJob):
+    """Load the meta-trained (agent, seed) from its checkpoint and run one evaluation job."""
+
+    fn: ClassVar[str] = "evaluate"
+    config: ProtocolConfig
+    split: str
+    task: str
+    track: str
+    k: int
+
+    def job_spec(self) -> JobSpec:
+        """The job's coordinates, its task read from the config's suite."""
+        task = load_suite(self.config.suite).task(self.task)
+        return JobSpec(task, self.split, self.track, self.k, self.seed, self.config, self.data_dir)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReferencesJob(WorkerJob):
+    """Measure one task's normalisation references at the config's episode step limit."""
+
+    fn: ClassVar[str] = "references"
+    phases: ClassVar[dict[str, str]] = {"start": "loading the reference agents"}
+    config: ProtocolConfig
+    split: str
+    task: str
+
+
+def executor_job(
+    job: WorkerJob,
+    tag: Any = None,
+    config: ProtocolConfig | None = None,
+    start_cap: float = LOAD_CAP_S,
+) -> Job:
+    """``job`` as an executor runs it: :data:`WORKER` calls it in a worker process, capped at
+    ``start_cap`` seconds before its first phase and, with a ``config``, at the protocol's caps
+    in its phases. ``tag`` stays with the caller."""
+    caps = {"start": start_cap}
+    if config is not None:
+        caps.update(
+            meta_train=config.meta_train_cap_s, adapt=config.adapt_cap_s, eval=config.act_cap_s
+        )
+    return Job(WORKER, job, caps, dict(job.phases), tag)
+
+
+def evaluation_job(
+    agent: AgentSpec,
+    seed: int,
+    checkpoint: Path,
+    config: ProtocolConfig,
+    key: JobKey,
+    data_dir: str | None,
+    tag: Any = None,
+) -> Job:
+    """The executor job that runs evaluation job ``key`` of (agent, seed) on the agent's
+    ``checkpoint``: what the runner submits and ``--verify`` re-runs."""
+    split, task, track, k = key
+    job = EvaluateJob(
+        agent=agent,
+        seed=seed,
+        checkpoint=str(Path(checkpoint).absolute()),
+        config=config,
+        split=split,
+        task=task,
+        track=track,
+        k=k,
+        data_dir=data_dir,
+    )
+    return executor_job(job, tag, config)
 
 
 def cut(traj: Any, window: DemoWindow) -> Any:

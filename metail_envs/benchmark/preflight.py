@@ -12,11 +12,11 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from metail_envs.executors import Executor, Job
+from metail_envs.executors import Executor
 
 from .agent import AgentResolutionError, AgentSpec
+from .jobs import ProbeJob, executor_job
 
-PROBE_JOB = "metail_envs.benchmark._worker:probe"
 PROBE_CAP_S = 120.0
 """Time allowed to import an agent class."""
 
@@ -86,9 +86,7 @@ def probe_agents(executor: Executor, agents: Iterable[AgentSpec]) -> dict[str, d
     probes: dict[str, dict[str, Any]] = {}
     for agent in agents:
         if agent.spec not in probes:
-            job = Job(
-                PROBE_JOB, {"spec": agent.spec}, {"start": PROBE_CAP_S}, {"start": "importing"}
-            )
+            job = executor_job(ProbeJob(spec=agent.spec), start_cap=PROBE_CAP_S)
             payload = executor.run_one(job)
             if not payload["ok"]:
                 error = payload["error"]

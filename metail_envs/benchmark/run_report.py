@@ -16,10 +16,8 @@ from typing import Any
 from metail_envs.executors import Executor, Job
 from metail_envs.executors.base import EventSink
 
+from .jobs import AgentJob, EvaluateJob, MetaTrainJob
 from .results import read_result
-
-_META_TRAIN = ":meta_train"
-_EVALUATE = ":evaluate"
 
 
 def _stderr(line: str) -> None:
@@ -42,13 +40,13 @@ class StageLog(Executor):
 
     @staticmethod
     def _key(job: Job) -> tuple[str, int] | None:
-        if not job.fn.endswith((_META_TRAIN, _EVALUATE)):
+        if not isinstance(job.args, AgentJob):
             return None
-        return str(job.args["agent"]["name"]), int(job.args["seed"])
+        return str(job.args.agent.name), job.args.seed
 
     def submit(self, job: Job, first: bool = False) -> None:
         key = self._key(job)
-        if key is not None and job.fn.endswith(_EVALUATE):
+        if key is not None and isinstance(job.args, EvaluateJob):
             self.pending[key] += 1
         super().submit(job, first)
 
@@ -63,7 +61,7 @@ class StageLog(Executor):
             return
         elapsed = time.monotonic() - self.started
         head = f"[{int(elapsed) // 60:3d}:{int(elapsed) % 60:02d}] {key[0]} seed {key[1]}:"
-        if job.fn.endswith(_META_TRAIN):
+        if isinstance(job.args, MetaTrainJob):
             if payload["ok"]:
                 self.write(f"{head} meta-trained in {payload.get('time_s', 0.0):.1f} s")
             else:

@@ -37,28 +37,26 @@ from metail_envs.tasks import Suite, load_suite
 
 from . import checkpoints
 from .agent import AgentSpec
-from .jobs import JobSpec, job_windows
+from .jobs import (
+    LOAD_CAP_S,
+    JobKey,
+    JobSpec,
+    MetaTrainJob,
+    ReferencesJob,
+    evaluation_job,
+    executor_job,
+    job_windows,
+)
 from .preflight import probe_agents
 from .protocol import MIN_SEEDS, ProtocolConfig
 from .results import canonical_json, job_key, new_result, read_result, validate_result, write_result
 from .stats import normalised_score
-
-JobKey = tuple[str, str, str, int]
-"""(split, task id, track, K): one evaluation job of an (agent, seed)."""
-
-LOAD_CAP_S = 120.0
-"""Time allowed to start a job: imports, loading the saved agent and the demonstrations. It is
-not an agent's budget (the protocol's caps are), only a guard against hangs."""
 
 AgentLike = str | AgentSpec
 
 
 def _now() -> str:
     return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
-
-
-_JOBS = "metail_envs.benchmark._worker:"
-_PHASES = {"eval": "an act call", "start": "loading the agent and demonstrations"}
 
 
 @dataclass
@@ -163,7 +161,7 @@ def _references(suite: Suite, data_dir: str | None, ids: list[str]) -> dict[str,
 def _at_horizon(
     refs: dict[str, dict],
     config: ProtocolConfig,
-    ctx: dict[str, Any],
+    data_dir: str | None,
     tasks: dict[str, list[str]],
     pool: Executor,
 ) -> dict[str, dict]:
@@ -174,12 +172,10 @@ def _at_horizon(
     stale = {t for t, ref in refs.items() if ref["horizon"] not in (None, config.max_steps)}
     out = {t: {**refs[t]} for t in refs if t not in stale}
     if stale:
-        phases = {"start": "loading the reference agents"}
-        caps = {"start": LOAD_CAP_S, "adapt": config.adapt_cap_s, "eval": config.act_cap_s}
         for split, ids in tasks.items():
             for t in (t for t in ids if t in stale):
-                args = {**ctx, "split": split, "task": t}
-                pool.submit(Job(_JOBS + "references", args, caps, phases, t))
+                job = ReferencesJob(config=config, split=split, task=t, data_dir=data_dir)
+                pool.submit(executor_job(job, t, config))
         for job, payload in pool.as_completed(lambda kind, value: None):
             if not payload["ok"]:
                 raise RuntimeError(f"measuring the references of {job.tag!r}: {payload['error']}")
@@ -202,47 +198,49 @@ class Evaluation:
         self,
         runs: list[_Run],
         config: ProtocolConfig,
-        common: dict[str, Any],
         suite: Suite,
+        data_dir: str | None,
+        train_tasks: list[str],
         write_results: bool = True,
     ) -> None:
-        self.runs, self.config, self.common, self.suite = runs, config, common, suite
+        self.runs, self.config, self.suite = runs, config, suite
+        self.data_dir, self.train_tasks = data_dir, tuple(train_tasks)
         self.write_results = write_results
         self.shared: dict[tuple[bytes, str, str], _Shared] = {}
         self.pools: dict[str, Any] = {}
         """Demonstration pools of the tasks, read once to draw shared entries' windows."""
 
-    def job(self, fn: str, args: dict[str, Any], tag: Any, start_cap: float) -> Job:
-        """A job of :mod:`._worker` under the protocol's caps (``start_cap`` before a phase)."""
-        c = self.config
-        caps = {"start": start_cap, "meta_train": c.meta_train_cap_s}
-        caps.update(adapt=c.adapt_cap_s, eval=c.act_cap_s)
-        return Job(_JOBS + fn, args, caps, _PHASES, tag)
+    def meta_train_job(self, run: _Run) -> Job:
+        """The job that meta-trains ``run``'s agent into its checkpoint."""
+        job = MetaTrainJob(
+            agent=run.spec,
+            seed=run.seed,
+            checkpoint=str(run.checkpoint.absolute()),  # a Ray worker's cwd is not ours
+            train_tasks=self.train_tasks,
+            data_dir=self.data_dir,
+        )
+        cap = self.config.meta_train_cap_s + LOAD_CAP_S
+        return executor_job(job, ("meta_train", run, None), self.config, cap)
 
-    def _agent_args(self, run: _Run) -> dict[str, Any]:
-        return {
-            "agent": run.spec.to_json(),
-            "seed": run.seed,
-            "checkpoint": str(run.checkpoint.absolute()),  # a Ray worker's cwd is not ours
-            **self.common,
-        }
+    def eval_job(self, run: _Run, key: JobKey, tag: Any) -> Job:
+        """The job that evaluates ``run``'s checkpoint on ``key``."""
+        return evaluation_job(
+            run.spec, run.seed, run.checkpoint, self.config, key, self.data_dir, tag
+        )
 
     def queue_evals(self, run: _Run) -> None:
         """Submit the run's missing evaluation jobs; a ``task_only`` agent's entries of one task
         (every seed, track and K) wait on one shared job instead."""
         for key in list(run.todo):
-            split, task, track, k = key
-            args = {**self._agent_args(run), "split": split, "task": task, "track": track, "k": k}
+            split, task, _, _ = key
             if not run.task_only:
-                self.executor.submit(self.job("evaluate", args, ("eval", run, key), LOAD_CAP_S))
+                self.executor.submit(self.eval_job(run, key, ("eval", run, key)))
                 continue
             group = (canonical_json(run.spec.to_json() | {"name": None}), split, task)
             shared = self.shared.get(group)
             if shared is None:
                 shared = self.shared[group] = _Shared()
-                self.executor.submit(
-                    self.job("evaluate", args, ("shared", group, None), LOAD_CAP_S)
-                )
+                self.executor.submit(self.eval_job(run, key, ("shared", group, None)))
             shared.waiters.append((run, key))
             if shared.payload is not None:
                 self._deliver(shared)
@@ -312,7 +310,7 @@ class Evaluation:
         if task not in self.pools and k > 0:
             from metail_envs.data import load_demos
 
-            self.pools[task] = load_demos(spec.task, data_dir=self.common["data_dir"])
+            self.pools[task] = load_demos(spec.task, data_dir=self.data_dir)
         try:
             windows = job_windows(spec, self.pools.get(task, []))
         except ValueError as e:  # as the entry's own job would have failed (K > the pool)
@@ -368,9 +366,7 @@ class Evaluation:
                 run.doc["agent"]["target"] = probes[run.spec.spec]["target"]
                 run.task_only = probes[run.spec.spec].get("task_only", False)
                 if run.doc["meta_train"]["status"] == "pending":
-                    cap = self.config.meta_train_cap_s + LOAD_CAP_S
-                    tag = ("meta_train", run, None)
-                    executor.submit(self.job("meta_train", self._agent_args(run), tag, cap))
+                    executor.submit(self.meta_train_job(run))
                     self.jobs_bar.total += 1
                 else:
                     self.queue_evals(run)
@@ -440,7 +436,6 @@ def evaluate(
     data_dir = str(Path(data_dir).resolve()) if data_dir is not None else None
     refs = _references(suite, data_dir, [t for ids in tasks.values() for t in ids])
     hashes = data_hash(suite, data_dir=data_dir), data_hash(suite, data_dir, train_tasks)
-    common = {"suite": suite.name, "data_dir": data_dir, "config": config.to_json()}
     with ExitStack() as stack:
         if isinstance(executor, Executor):
             pool = executor
@@ -448,14 +443,15 @@ def evaluate(
             memory = SHARE if max_memory_gb is None else max_memory_gb
             pool = make_executor(executor, workers, ray_address, retries, memory)
             stack.enter_context(closing(pool))
-        refs = _at_horizon(refs, config, common, tasks, pool)
+        refs = _at_horizon(refs, config, data_dir, tasks, pool)
         ctx = _Context(config, suite, tasks, refs, *hashes, meta_train_only)
         pairs = product(specs, seed_list)
         runs = [
             _prepare_run(ctx, out, spec, seed, resume, trust_checkpoints) for spec, seed in pairs
         ]
-        common["train_tasks"] = train_tasks
-        evaluation = Evaluation(runs, config, common, suite, write_results=not meta_train_only)
+        evaluation = Evaluation(
+            runs, config, suite, data_dir, train_tasks, write_results=not meta_train_only
+        )
         evaluation.execute(pool, progress)
     return _checkpoints_trained(runs) if meta_train_only else [r.path for r in runs]
 

@@ -148,25 +148,11 @@ def _compare(job: dict[str, Any], payload: dict[str, Any]) -> str:
 
 def _job(path: Path, doc: dict[str, Any], job: dict[str, Any], data: str | None, tag: Any) -> Any:
     """The executor job that re-runs ``job`` of ``doc`` on its checkpoint."""
-    from metail_envs.executors import Job
+    from .jobs import evaluation_job
+    from .results import job_key
 
-    from .runner import _JOBS, _PHASES, LOAD_CAP_S
-
-    config = ProtocolConfig.from_json(doc["config"])
-    args = {
-        "agent": AgentSpec.from_json(doc["agent"]).to_json(),
-        "seed": doc["seed"],
-        "checkpoint": str(checkpoint_of(path).absolute()),
-        "suite": config.suite,
-        "data_dir": data,
-        "config": doc["config"],
-        "split": job["split"],
-        "task": job["task"],
-        "track": job["track"],
-        "k": job["k"],
-    }
-    caps = {"start": LOAD_CAP_S, "adapt": config.adapt_cap_s, "eval": config.act_cap_s}
-    return Job(_JOBS + "evaluate", args, caps, _PHASES, tag)
+    agent, config = AgentSpec.from_json(doc["agent"]), ProtocolConfig.from_json(doc["config"])
+    return evaluation_job(agent, doc["seed"], checkpoint_of(path), config, job_key(job), data, tag)
 
 
 def rerun(

@@ -34,7 +34,8 @@ class Job:
     """One unit of work: a worker process calls ``fn(args, send)`` and returns a dict.
 
     ``fn`` is ``"package.module:function"``, imported in the worker (on whichever machine runs
-    it). The function may ``send(("phase", name))`` to start a capped phase, ``send(("tick",
+    it). ``args`` is plain data: a mapping, or a frozen dataclass of builtins whose class the
+    worker can import (it is sent as data, never as code). The function may ``send(("phase", name))`` to start a capped phase, ``send(("tick",
     n))`` to report progress (which restarts the current phase's cap) and ``send(("log",
     line))``. ``caps`` maps a phase to its wall-clock cap in seconds; ``"start"`` covers the
     time before the first phase and any phase not named. ``phases`` names a phase in the
@@ -43,7 +44,7 @@ class Job:
     """
 
     fn: str
-    args: Mapping[str, Any]
+    args: Any
     caps: Mapping[str, float] = field(default_factory=lambda: {"start": math.inf})
     phases: Mapping[str, str] = field(default_factory=dict)
     tag: Any = None
@@ -53,7 +54,7 @@ class Job:
         """What travels to the worker's host (everything but the caller's tag)."""
         return {
             "fn": self.fn,
-            "args": dict(self.args),
+            "args": dict(self.args) if isinstance(self.args, Mapping) else self.args,
             "caps": dict(self.caps),
             "phases": dict(self.phases),
         }

@@ -31,7 +31,8 @@ sys.path.insert(0, str(Path(__file__).parents[1] / "benchmark"))  # tinybench
 from raytools import ray_or_skip  # noqa: E402  (sets Ray to loopback before it is imported)
 
 from metail_envs.benchmark import evaluate  # noqa: E402
-from metail_envs.executors import Job, make_executor  # noqa: E402
+from metail_envs.benchmark.jobs import ProbeJob, executor_job  # noqa: E402
+from metail_envs.executors import make_executor  # noqa: E402
 
 AGENTS = ["random", "expert"]
 SEEDS = int(os.environ.get("METAIL_BENCH_SEEDS", "5"))
@@ -97,7 +98,7 @@ def test_full_evaluation(benchmark, record, tmp_path, data_dir, executor, worker
 
 def first_job(executor: str) -> None:
     with make_executor(executor, workers=2) as pool:
-        pool.run_one(Job("metail_envs.benchmark._worker:probe", {"spec": "random"}))
+        pool.run_one(executor_job(ProbeJob(spec="random")))
 
 
 @pytest.mark.parametrize("executor", ["local", "ray"])
