@@ -34,6 +34,17 @@ LEADERBOARD_HELP = "validate result files and render the leaderboard (Markdown, 
 
 
 def evaluate_arguments(p: argparse.ArgumentParser) -> None:
+    """Every option of ``metail evaluate``, in the order its help lists them."""
+    _agent_arguments(p)
+    _run_arguments(p)
+    add_executor_arguments(p, "parallel workers (default: all cores, or all CPUs of the cluster)")
+    add_memory_argument(p)
+    _checkpoint_arguments(p)
+    _smoke_arguments(p)
+
+
+def _agent_arguments(p: argparse.ArgumentParser) -> None:
+    """Which agents, constructed and loaded how, under which name, with how many seeds."""
     p.add_argument(
         "--agent",
         action="append",
@@ -61,6 +72,10 @@ def evaluate_arguments(p: argparse.ArgumentParser) -> None:
         metavar="N",
         help=f"meta-training seeds 0..N-1 (default {MIN_SEEDS}; {QUICK_SEEDS} with --quick)",
     )
+
+
+def _run_arguments(p: argparse.ArgumentParser) -> None:
+    """What the run evaluates, where its files go, and what it shows."""
     p.add_argument(
         "--quick",
         action="store_true",
@@ -87,8 +102,10 @@ def evaluate_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--leaderboard", action="store_true", help="render and print the leaderboard of --out"
     )
-    add_executor_arguments(p, "parallel workers (default: all cores, or all CPUs of the cluster)")
-    add_memory_argument(p)
+
+
+def _checkpoint_arguments(p: argparse.ArgumentParser) -> None:
+    """Which checkpoints in --out may be loaded, and whether the run stops after making them."""
     p.add_argument(
         "--trust-checkpoints",
         action="store_true",
@@ -101,7 +118,6 @@ def evaluate_arguments(p: argparse.ArgumentParser) -> None:
         help="meta-train the missing checkpoints under --out and stop (no result files); a "
         "later run with the same agents, seeds and training data reuses them",
     )
-    _smoke_arguments(p)
 
 
 def _smoke_arguments(p: argparse.ArgumentParser) -> None:

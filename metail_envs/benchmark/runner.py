@@ -17,7 +17,7 @@ import time
 import warnings
 from collections.abc import Mapping, Sequence
 from contextlib import ExitStack, closing
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import product
 from pathlib import Path
 from typing import Any
@@ -194,17 +194,9 @@ def _at_horizon(
 class Evaluation:
     """One call of :func:`evaluate`: the runs, their result files, and their jobs on an executor."""
 
-    def __init__(
-        self,
-        runs: list[_Run],
-        config: ProtocolConfig,
-        suite: Suite,
-        data_dir: str | None,
-        train_tasks: list[str],
-        write_results: bool = True,
-    ) -> None:
-        self.runs, self.config, self.suite = runs, config, suite
-        self.data_dir, self.train_tasks = data_dir, tuple(train_tasks)
+    def __init__(self, runs: list[_Run], ctx: _Context, write_results: bool = True) -> None:
+        self.runs, self.config, self.suite = runs, ctx.config, ctx.suite
+        self.data_dir, self.train_tasks = ctx.data_dir, ctx.train_tasks
         self.write_results = write_results
         self.shared: dict[tuple[bytes, str, str], _Shared] = {}
         self.pools: dict[str, Any] = {}
@@ -430,30 +422,34 @@ def evaluate(
     _check_executor_args(executor, workers, ray_address, max_memory_gb)
     if not config.quick:  # a quick estimate has its own, fewer seeds
         _warn_few_seeds(len(seed_list))
-    out = Path(out)
-    suite = load_suite(config.suite)
-    tasks, train_tasks = resolve_tasks(suite, config)
     data_dir = str(Path(data_dir).resolve()) if data_dir is not None else None
-    refs = _references(suite, data_dir, [t for ids in tasks.values() for t in ids])
-    hashes = data_hash(suite, data_dir=data_dir), data_hash(suite, data_dir, train_tasks)
+    ctx = _Context.read(config, data_dir, meta_train_only)
     with ExitStack() as stack:
-        if isinstance(executor, Executor):
-            pool = executor
-        else:
-            memory = SHARE if max_memory_gb is None else max_memory_gb
-            pool = make_executor(executor, workers, ray_address, retries, memory)
-            stack.enter_context(closing(pool))
-        refs = _at_horizon(refs, config, data_dir, tasks, pool)
-        ctx = _Context(config, suite, tasks, refs, *hashes, meta_train_only)
+        pool = _open_executor(stack, executor, workers, ray_address, retries, max_memory_gb)
+        ctx = replace(ctx, refs=_at_horizon(ctx.refs, config, data_dir, ctx.tasks, pool))
         pairs = product(specs, seed_list)
         runs = [
-            _prepare_run(ctx, out, spec, seed, resume, trust_checkpoints) for spec, seed in pairs
+            _prepare_run(ctx, Path(out), s, seed, resume, trust_checkpoints) for s, seed in pairs
         ]
-        evaluation = Evaluation(
-            runs, config, suite, data_dir, train_tasks, write_results=not meta_train_only
-        )
-        evaluation.execute(pool, progress)
+        Evaluation(runs, ctx, write_results=not meta_train_only).execute(pool, progress)
     return _checkpoints_trained(runs) if meta_train_only else [r.path for r in runs]
+
+
+def _open_executor(
+    stack: ExitStack,
+    executor: str | Executor,
+    workers: int | None,
+    ray_address: str | None,
+    retries: int,
+    max_memory_gb: float | None,
+) -> Executor:
+    """The executor given (left open), or one made here by name and closed with ``stack``."""
+    if isinstance(executor, Executor):
+        return executor
+    memory = SHARE if max_memory_gb is None else max_memory_gb
+    pool = make_executor(executor, workers, ray_address, retries, memory)
+    stack.enter_context(closing(pool))
+    return pool
 
 
 def _checkpoints_trained(runs: list[_Run]) -> list[Path]:
@@ -504,6 +500,22 @@ class _Context:
     training_data_hash: str
     """The hash of the training tasks' data only: what meta-training reads."""
     meta_train_only: bool = False
+    data_dir: str | None = None
+    """The expert data directory, absolute (None: the default one)."""
+    train_tasks: tuple[str, ...] = ()
+    """The tasks whose demonstrations meta-training gets."""
+
+    @classmethod
+    def read(cls, config: ProtocolConfig, data_dir: str | None, meta_train_only: bool) -> _Context:
+        """The run's suite and tasks, and what it reads of the data: the shipped references of
+        the evaluated tasks and the data's hashes."""
+        suite = load_suite(config.suite)
+        tasks, train_tasks = resolve_tasks(suite, config)
+        refs = _references(suite, data_dir, [t for ids in tasks.values() for t in ids])
+        hashes = data_hash(suite, data_dir=data_dir), data_hash(suite, data_dir, train_tasks)
+        return cls(
+            config, suite, tasks, refs, *hashes, meta_train_only, data_dir, tuple(train_tasks)
+        )
 
     @property
     def keys(self) -> list[JobKey]:
