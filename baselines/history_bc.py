@@ -18,8 +18,8 @@ episode at test time, so what the network sees is built the same way in both.
 K>0. ``adaptation="none"`` (the default) ignores the demonstrations: this is the K=0 agent, its
 score at any K is its K=0 score. ``adaptation="finetune"`` (``--agent-kwargs '{"adaptation":
 "finetune"}'``, or ``load(path, adaptation="finetune")``) fine-tunes the network on the K
-demonstrations' windows with BC's budget and trainer (:class:`baselines.bc.FinetuneConfig`,
-:func:`baselines.bc.finetune`), each given demonstration (or window of one) treated as if its
+demonstrations' windows with BC's budget and trainer (:class:`baselines.finetune.FinetuneConfig`,
+:func:`baselines.finetune.finetune`), each given demonstration (or window of one) treated as if its
 first transition began an episode (the protocol strips where it was cut from). Why not the
 default: on a first check (seed 0, test/00, 04, 08, 5 episodes) the fine-tune lowered the mean
 score from 28.1 at K=0 to 17.9 (short K=1) and 12.6 (short K=5), worse on 2 of the 3 tasks, and
@@ -41,8 +41,8 @@ import torch
 from torch import Tensor, nn
 
 from baselines.base import TorchAgent, adapt_stats, env_dims, frozen_copy, seed_all
-from baselines.bc import FinetuneConfig, finetune
 from baselines.config import MLPConfig, PositiveFloat, PositiveInt
+from baselines.finetune import FinetuneConfig, finetune
 from baselines.nets import ObsNormalizer, mlp
 from metail_envs.benchmark import Policy
 
@@ -295,7 +295,7 @@ class HistoryPolicy(StatefulHistoryPolicy):
 @dataclasses.dataclass(frozen=True)
 class _Windows:
     """A demonstration whose "observations" are its packed windows (plus one unused final row),
-    so :func:`baselines.bc.finetune` (which reads ``obs[:-1]`` and ``acts``) fits on them."""
+    so :func:`baselines.finetune.finetune` (which reads ``obs[:-1]`` and ``acts``) fits on them."""
 
     obs: np.ndarray
     acts: np.ndarray

@@ -31,7 +31,7 @@ loaded in either: ``MAMLBCAgent.load(path, adaptation="finetune")``):
   supports are (on held-out training tasks, adapting on whole demonstrations lowered the score
   on most tasks while their starts raised it: ``docs/baselines.md``);
 * ``"finetune"``: the meta-learned initialisation fine-tuned with BC's budget and trainer
-  (:class:`baselines.bc.FinetuneConfig`, :func:`baselines.bc.finetune`), the "meta-init +
+  (:class:`baselines.finetune.FinetuneConfig`, :func:`baselines.finetune.finetune`), the "meta-init +
   fine-tune" variant the literature compares MAML against.
 
 K=0 returns the meta-trained policy in both.
@@ -51,7 +51,6 @@ from tqdm.auto import tqdm
 
 from baselines.base import TorchAgent, adapt_stats, env_dims, frozen_copy, seed_all
 from baselines.batches import TaskDemos, as_tensors, load_tasks, pooled_obs, stack_rows
-from baselines.bc import FinetuneConfig, finetune
 from baselines.config import (
     MLPConfig,
     NonNegativeInt,
@@ -60,6 +59,7 @@ from baselines.config import (
     PositiveInt,
     Probability,
 )
+from baselines.finetune import FinetuneConfig, finetune
 from baselines.nets import GaussianPolicy, MeanActionPolicy, bc_loss
 from metail_envs.benchmark import Policy
 from metail_envs.benchmark import protocol as P

@@ -8,10 +8,13 @@
 * :func:`gaussian_nll` / :func:`bc_loss`: the behavioural-cloning losses.
 * :class:`MeanActionPolicy`: the :class:`metail_envs.benchmark.Policy` adapter (raw observation
   batch in, deterministic mean action clipped to [-1, 1] out).
+* :func:`make_policy`: the SB3 actor-critic policy of BC and single-task BC (stable-baselines3
+  imported when one is made), its :func:`normalizer`, :func:`action_mean` and :func:`mean_action`.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Sequence
 
@@ -20,6 +23,7 @@ import torch
 from torch import Tensor, nn
 
 from baselines import base
+from baselines.config import MLPConfig
 
 LOG_2PI = math.log(2 * math.pi)
 NORM_CLIP = 10.0
@@ -164,3 +168,37 @@ class DemoEncoder(nn.Module):
     def forward(self, obs: Tensor, acts: Tensor) -> Tensor:
         """``obs (..., n, obs_dim)``, ``acts (..., n, act_dim)`` -> ``(..., embed_dim)``."""
         return self.body(torch.cat([self.norm(obs), acts], dim=-1)).mean(-2)
+
+
+def make_policy(config: MLPConfig) -> nn.Module:
+    """A fresh SB3 actor-critic policy with normalised features (normaliser at identity), at the
+    config's widths and activation."""
+    from stable_baselines3.common.policies import ActorCriticPolicy
+
+    from baselines.features import NormalizeFeaturesExtractor
+
+    obs_space, act_space = base.env_spaces()
+    return ActorCriticPolicy(
+        obs_space, act_space,
+        lr_schedule=lambda _: torch.finfo(torch.float32).max,  # BC owns the optimiser
+        net_arch={"pi": list(config.hidden), "vf": []},
+        activation_fn=ACTIVATIONS[config.activation],
+        features_extractor_class=NormalizeFeaturesExtractor,
+        features_extractor_kwargs={"normalize_class": ObsNormalizer},
+    )  # fmt: skip
+
+
+def normalizer(policy: nn.Module) -> ObsNormalizer:
+    """The observation normaliser inside a :func:`make_policy` policy."""
+    return policy.features_extractor.normalize
+
+
+def action_mean(policy: nn.Module, obs: torch.Tensor) -> torch.Tensor:
+    """The mean action of an SB3 Gaussian actor-critic policy (the value head is not run)."""
+    features = policy.extract_features(obs, policy.pi_features_extractor)
+    return policy.action_net(policy.mlp_extractor.forward_actor(features))
+
+
+def mean_action(policy: nn.Module, stats: dict[str, int] | None = None) -> MeanActionPolicy:
+    """The deterministic (mean) action of an SB3 Gaussian policy."""
+    return MeanActionPolicy(functools.partial(action_mean, policy), stats)

@@ -1,8 +1,8 @@
 """Single-task BC: a policy fitted to the K demonstrations alone, no meta-training (the floor).
 
 ``meta_train`` learns nothing (the training demonstrations are ignored); ``adapt`` fits a fresh
-policy of :mod:`baselines.bc`'s architecture to the K demonstrations (normalisation statistics
-from them too) with the same trainer as BC's fine-tuning (:func:`baselines.bc.fit_mean_action`).
+policy of :mod:`baselines.bc`'s architecture (:func:`baselines.nets.make_policy`) to the K demonstrations (normalisation statistics
+from them too) with the same trainer as BC's fine-tuning (:func:`baselines.finetune.fit_mean_action`).
 With K=0 the policy is the untrained initialisation. This is the score every meta-learner must
 beat; with the tuned 256-256 network it is a high one (docs/baselines.md).
 """
@@ -14,8 +14,9 @@ from typing import Any
 
 from baselines.base import TorchAgent, adapt_stats
 from baselines.batches import pairs
-from baselines.bc import fit_mean_action, make_policy, mean_action, normalizer
 from baselines.config import MLPConfig, NonNegativeInt, PositiveFloat, PositiveInt
+from baselines.finetune import fit_mean_action
+from baselines.nets import make_policy, mean_action, normalizer
 from metail_envs.benchmark import Policy
 
 

@@ -115,7 +115,7 @@ def test_bc_names_its_extra_and_the_other_paths_run_without_imitation() -> None:
     says in one line which extra it needs."""
     code = (
         "import metail_envs.data as D\n"
-        "from baselines.bc import BCAgent, make_policy\n"
+        "from baselines.bc import BCAgent\nfrom baselines.nets import make_policy\n"
         "agent = BCAgent(config='small')\n"
         "make_policy(agent.config)\n"
         "demos = {'hopper-v1/train/00': D.load_demos('hopper-v1/train/00', n=1, "

@@ -221,7 +221,7 @@ def test_fine_tune_prior_pull_reaches_the_ridge_solution_centred_on_the_start():
     drawn with replacement, so the fit ends within a small noise of the minimiser."""
     from types import SimpleNamespace
 
-    from baselines.bc import fit_mean_action
+    from baselines.finetune import fit_mean_action
 
     gen = np.random.default_rng(0)
     x = gen.normal(size=(100, 2)).astype(np.float32)
@@ -265,7 +265,7 @@ def test_fine_tune_holdout_splits_each_demo_in_time():
     one pair left to fit; nothing held out gives no held-out set."""
     from types import SimpleNamespace
 
-    from baselines.bc import holdout_split
+    from baselines.finetune import holdout_split
 
     demos = [
         SimpleNamespace(obs=np.arange(11.0)[:, None], acts=np.arange(10.0)[:, None]),

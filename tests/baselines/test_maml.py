@@ -243,7 +243,7 @@ def test_meta_sgd_rates_stay_positive_and_bounded_when_pushed_down(train_demos):
 
 
 def test_finetune_mode_is_bc_finetune_from_the_same_meta_training(train_demos, test_demos):
-    from baselines.bc import finetune
+    from baselines.finetune import finetune
 
     inner = MAMLBCAgent(config="small", adaptation="inner_loop")
     tuned = MAMLBCAgent(config="small", adaptation="finetune", adapt_batches=7)
