@@ -5,7 +5,7 @@ fitted at test time: ``adapt`` only stores the prompt (encoded once).
 Tokens. A *prompt token* is one demonstrated transition ``(obs_t, a_t, obs_t+1 - obs_t)``: it
 says what the expert did and how this task's body answered, so the prompt is a set (no order,
 no positions). A *history token* is one step of the own episode, the packed slot of
-:mod:`baselines.history_bc` (``obs_t``, the previous action and observation change, flags), with
+:mod:`baselines.history` (``obs_t``, the previous action and observation change, flags), with
 a learned position; the window holds the last ``history`` steps, the oldest first.
 
 Network (plain ``torch.nn``): an MLP embeds each prompt token; a learned *null* token is always
@@ -57,7 +57,7 @@ from baselines.config import (
     PositiveInt,
     Probability,
 )
-from baselines.history_bc import DemoPool, StatefulHistoryPolicy, unpack
+from baselines.history import DemoPool, StatefulHistoryPolicy, unpack
 from baselines.nets import ObsNormalizer
 from metail_envs.benchmark import Policy
 from metail_envs.benchmark import protocol as P

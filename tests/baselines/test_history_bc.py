@@ -9,7 +9,8 @@ import warnings
 import numpy as np
 import pytest
 
-from baselines.history_bc import DemoPool, EpisodeHistory, HistoryBCAgent, ending_at
+from baselines.history import DemoPool, EpisodeHistory, ending_at
+from baselines.history_bc import HistoryBCAgent
 from metail_envs.benchmark import AgentSpec, ProtocolConfig, evaluate
 
 

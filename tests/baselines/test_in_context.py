@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from baselines.history_bc import DemoPool
+from baselines.history import DemoPool
 from baselines.in_context import InContextAgent, build_prompt, transitions
 from metail_envs.benchmark import AgentSpec, ProtocolConfig, evaluate
 
