@@ -53,7 +53,7 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     references and (no) complete demonstrations by :data:`RULES`, and the manifest."""
     from baselines.experts.demos import build_data
     from baselines.experts.make_expert_data import train_experts
-    from baselines.experts.train import TrainConfig
+    from baselines.experts.train_config import TrainConfig
 
     d = tmp_path_factory.mktemp("expert_data")
     config = TrainConfig(**TINY)
@@ -513,7 +513,7 @@ def _trained(d: Path, task: str) -> tuple:
 
 def test_parallel_workers_train_the_experts_of_one_worker(data_dir: Path, tmp_path: Path) -> None:
     from baselines.experts.make_expert_data import train_experts
-    from baselines.experts.train import TrainConfig
+    from baselines.experts.train_config import TrainConfig
     from metail_envs.executors import LocalExecutor
 
     other, config, lines = "hopper-v1/test/01", TrainConfig(**TINY), []
@@ -534,7 +534,7 @@ def test_the_pipeline_on_a_ray_cluster_trains_the_same_expert(
     ray_cluster, data_dir: Path, tmp_path: Path
 ) -> None:
     from baselines.experts.make_expert_data import train_experts
-    from baselines.experts.train import TrainConfig
+    from baselines.experts.train_config import TrainConfig
     from metail_envs.executors import make_executor
 
     config, lines = TrainConfig(**TINY), []
@@ -550,7 +550,7 @@ def test_the_pipeline_on_a_ray_cluster_trains_the_same_expert(
 
 def test_a_task_below_the_bar_is_retrained_with_a_new_config(copy: Path) -> None:
     from baselines.experts.make_expert_data import train_experts
-    from baselines.experts.train import TrainConfig
+    from baselines.experts.train_config import TrainConfig
 
     run = copy / "training" / "hopper-v1__test__00"
     old = json.loads((run / "state.json").read_text())

@@ -30,14 +30,15 @@ def trained(tmp_path_factory: pytest.TempPathFactory):
     and as a folded expert ``expert.zip``; returns (directory, config, live model, vecnorm)."""
     from stable_baselines3.common.vec_env import VecNormalize
 
+    from baselines.experts.checkpoints import export_expert, new_model
     from baselines.experts.ppo_files import write_state
-    from baselines.experts.train import TrainConfig, _new_model, export_expert
+    from baselines.experts.train_config import TrainConfig
 
     torch.set_num_threads(1)
     d = tmp_path_factory.mktemp("run")
     config = TrainConfig(**TINY_PPO)
     vecnorm = VecNormalize(_venv(), gamma=0.99, **config.normalize)
-    model = _new_model(vecnorm, config)
+    model = new_model(vecnorm, config)
     model.learn(512, progress_bar=False)
     model.save(d / "last.zip")
     vecnorm.save(str(d / "last_vecnormalize.pkl"))
@@ -47,7 +48,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory):
 
 
 def _venv():
-    from baselines.experts.train import make_vec_env
+    from baselines.experts.wrappers import make_vec_env
 
     return make_vec_env([load_suite().nominal], 1, 0)
 
@@ -112,10 +113,10 @@ def test_checkpoint_loads_as_sb3_does_and_resumes_identically(trained) -> None:
     """Weights-only load == SB3's load (PPO.load + VecNormalize.load) == the live objects: tensors,
     optimizer, statistics, counters, deterministic actions; 512 more steps from each: the same
     parameters and statistics, bit for bit."""
-    from baselines.experts.train import _load
+    from baselines.experts.checkpoints import load_checkpoint
 
     d, config, live_model, live_vecnorm = trained
-    new = _load(d, "last", _venv(), config)
+    new = load_checkpoint(d, "last", _venv(), config)
     old = _old_load(d)
     obs = _observations()
     for other in (old, (live_model, live_vecnorm)):
@@ -134,13 +135,13 @@ def test_checkpoint_loads_as_sb3_does_and_resumes_identically(trained) -> None:
 
 
 def test_fine_tune_from_an_expert_zip_as_before(trained) -> None:
-    """``_load_expert`` (weights only) trains exactly as ``PPO.load(expert.zip, custom_objects)``
+    """``load_expert_zip`` (weights only) trains exactly as ``PPO.load(expert.zip, custom_objects)``
     did; ``load_policy`` acts exactly as ``PPO.load``."""
     from stable_baselines3 import PPO
     from stable_baselines3.common.vec_env import VecNormalize
 
+    from baselines.experts.checkpoints import load_expert_zip, reset_log_std
     from baselines.experts.ppo_files import load_policy
-    from baselines.experts.train import _load_expert, _reset_log_std
 
     d, config, _, _ = trained
     config = type(config)(**{**TINY_PPO, "init_log_std": -0.5})
@@ -149,7 +150,7 @@ def test_fine_tune_from_an_expert_zip_as_before(trained) -> None:
         load_policy(d / "expert.zip").predict(obs, deterministic=True)[0],
         PPO.load(d / "expert.zip", device="cpu").predict(obs, deterministic=True)[0],
     )
-    new, _ = _load_expert(d / "expert.zip", _venv(), config)
+    new, _ = load_expert_zip(d / "expert.zip", _venv(), config)
     old = PPO.load(
         d / "expert.zip",
         env=VecNormalize(_venv(), gamma=0.99, norm_obs=False),
@@ -157,9 +158,9 @@ def test_fine_tune_from_an_expert_zip_as_before(trained) -> None:
         custom_objects={
             k: config.ppo[k] for k in ("learning_rate", "gamma", "n_epochs") if k in config.ppo
         },
-    )  # what _load_expert did before
+    )  # what load_expert_zip did before
     old.num_timesteps, old._episode_num = 0, 0
-    _reset_log_std(old, config.init_log_std)
+    reset_log_std(old, config.init_log_std)
     for model in (old, new):
         _learn(model, config.seed)
     p_old, p_new = _params(old), _params(new)
@@ -190,7 +191,8 @@ def _run_dir(trained, tmp_path: Path, with_json: bool) -> Path:
 
 def test_a_pickle_is_refused_and_never_loaded(trained, tmp_path) -> None:
     from baselines.experts.ppo_files import CheckpointError
-    from baselines.experts.train import TrainConfig, train
+    from baselines.experts.train import train
+    from baselines.experts.train_config import TrainConfig
 
     marker = tmp_path / "ran"
     run = _run_dir(trained, tmp_path, with_json=False)
@@ -218,7 +220,8 @@ def test_a_pickle_is_refused_and_never_loaded(trained, tmp_path) -> None:
 
 def test_resume_refuses_a_state_written_for_another_zip(trained, tmp_path) -> None:
     from baselines.experts.ppo_files import CheckpointError
-    from baselines.experts.train import TrainConfig, train
+    from baselines.experts.train import train
+    from baselines.experts.train_config import TrainConfig
 
     run = _run_dir(trained, tmp_path, with_json=True)
     d = trained[0]
@@ -248,8 +251,8 @@ def test_planted_payloads_in_zips_run_nothing(trained, tmp_path) -> None:
 
     from stable_baselines3 import PPO
 
+    from baselines.experts.checkpoints import load_expert_zip
     from baselines.experts.ppo_files import CheckpointError, load_policy
-    from baselines.experts.train import _load_expert
 
     d, config, _, _ = trained
     marker = tmp_path / "ran"
@@ -265,8 +268,8 @@ def test_planted_payloads_in_zips_run_nothing(trained, tmp_path) -> None:
     obs = _observations(50)
     want = load_policy(d / "expert.zip").predict(obs, deterministic=True)[0]
     np.testing.assert_array_equal(load_policy(in_data).predict(obs, deterministic=True)[0], want)
-    _load_expert(in_data, _venv(), config)
-    for load in (lambda: load_policy(in_pth), lambda: _load_expert(in_pth, _venv(), config)):
+    load_expert_zip(in_data, _venv(), config)
+    for load in (lambda: load_policy(in_pth), lambda: load_expert_zip(in_pth, _venv(), config)):
         with pytest.raises(CheckpointError, match=r"pth\.zip: member policy\.pth is not a weights"):
             load()
     assert not marker.exists()
@@ -281,16 +284,17 @@ def test_planted_payloads_in_zips_run_nothing(trained, tmp_path) -> None:
 
 
 def test_a_config_with_another_policy_is_refused(trained) -> None:
+    from baselines.experts.checkpoints import load_checkpoint, load_expert_zip
     from baselines.experts.ppo_files import CheckpointError
-    from baselines.experts.train import TrainConfig, _load, _load_expert
+    from baselines.experts.train_config import TrainConfig
 
     d, _, _, _ = trained
     relu = TrainConfig(**{**TINY_PPO, "ppo": {**TINY_PPO["ppo"], "activation": "relu"}})
     with pytest.raises(CheckpointError, match=r"'activation': 'tanh'.*the config builds.*relu"):
-        _load(d, "last", _venv(), relu)
+        load_checkpoint(d, "last", _venv(), relu)
     wide = TrainConfig(**{**TINY_PPO, "ppo": {**TINY_PPO["ppo"], "net_arch": [64, 64]}})
     with pytest.raises(CheckpointError, match=r"expert\.zip holds the policy .*\[32, 32\]"):
-        _load_expert(d / "expert.zip", _venv(), wide)
+        load_expert_zip(d / "expert.zip", _venv(), wide)
 
 
 def test_the_shipped_expert_zip_converts_to_the_shipped_file(tmp_path) -> None:

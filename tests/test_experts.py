@@ -66,7 +66,8 @@ def test_cli_trains_checkpoints_and_resumes(tiny_config: Path, tmp_path: Path) -
 
 
 def test_resume_after_interruption(tiny_config: Path, tmp_path: Path) -> None:
-    from baselines.experts.train import TrainConfig, train
+    from baselines.experts.train import train
+    from baselines.experts.train_config import TrainConfig
 
     task = load_suite("hopper-v1").nominal
     config = TrainConfig.load(tiny_config)
@@ -90,12 +91,15 @@ def test_folded_policy_acts_on_raw_observations(tiny_config: Path, tmp_path: Pat
     """The saved expert (normalisation folded in) acts like the VecNormalize-wrapped policy."""
     from stable_baselines3 import PPO
 
-    from baselines.experts.train import TrainConfig, _load, make_vec_env, train
+    from baselines.experts.checkpoints import load_checkpoint
+    from baselines.experts.train import train
+    from baselines.experts.train_config import TrainConfig
+    from baselines.experts.wrappers import make_vec_env
 
     config = TrainConfig.load(tiny_config, total_steps=512)
     train(load_suite("hopper-v1").test[0], config, tmp_path, progress=False, log=lambda _: None)
     venv = make_vec_env([load_suite().nominal], 1, 0)
-    model, vecnorm = _load(tmp_path, "best", venv, config)
+    model, vecnorm = load_checkpoint(tmp_path, "best", venv, config)
     vecnorm.training = False
     expert = PPO.load(tmp_path / "best.zip", device="cpu")
     env = gym.make(ENV_ID)
@@ -114,7 +118,8 @@ def test_folded_policy_acts_on_raw_observations(tiny_config: Path, tmp_path: Pat
 def test_saved_expert_reaches_its_recorded_return_in_a_fresh_process(
     tiny_config: Path, tmp_path: Path
 ) -> None:
-    from baselines.experts.train import TrainConfig, train
+    from baselines.experts.train import train
+    from baselines.experts.train_config import TrainConfig
 
     r = train(
         load_suite("hopper-v1").test[1],
@@ -134,7 +139,7 @@ def test_saved_expert_reaches_its_recorded_return_in_a_fresh_process(
 
 
 def test_config_errors_name_the_problem(tmp_path: Path) -> None:
-    from baselines.experts.train import TrainConfig
+    from baselines.experts.train_config import TrainConfig
 
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({**TINY, "learning_rat": 1}))
@@ -147,7 +152,7 @@ def test_config_errors_name_the_problem(tmp_path: Path) -> None:
 
 
 def test_shipped_configs_load() -> None:
-    from baselines.experts.train import TrainConfig, available
+    from baselines.experts.train_config import TrainConfig, available
 
     assert {"ppo_default", "finetune", "demonstrator", "demonstrator-b"} <= set(available())
     for name in available():
@@ -157,7 +162,7 @@ def test_shipped_configs_load() -> None:
 
 
 def test_decay_steps_must_be_a_positive_int() -> None:
-    from baselines.experts.train import TrainConfig
+    from baselines.experts.train_config import TrainConfig
 
     assert TrainConfig(ppo={}, decay_steps=8).decay_steps == 8
     for bad in (0, -1, 2.5, True):
@@ -166,7 +171,8 @@ def test_decay_steps_must_be_a_positive_int() -> None:
 
 
 def test_stopping_rules() -> None:
-    from baselines.experts.train import TrainConfig, _finished
+    from baselines.experts.train import _finished
+    from baselines.experts.train_config import TrainConfig
 
     c = TrainConfig(
         ppo={},

@@ -93,7 +93,8 @@ def train_arguments(p: argparse.ArgumentParser) -> None:
 
 def run_train(a: argparse.Namespace) -> int:
     require_extra("benchmark")
-    from baselines.experts.train import TrainConfig, tasks_from_specs, train
+    from baselines.experts.train import tasks_from_specs, train
+    from baselines.experts.train_config import TrainConfig
 
     over = {
         field: getattr(a, flag[2:].replace("-", "_")) for flag, field in CONFIG_OVERRIDES.items()

@@ -24,8 +24,10 @@ from pathlib import Path
 
 import numpy as np
 
+from baselines.experts.checkpoints import folded_checkpoint
 from baselines.experts.evaluate import evaluate_episodes
-from baselines.experts.train import TrainConfig, folded_checkpoint, train
+from baselines.experts.train import train
+from baselines.experts.train_config import TrainConfig
 from metail_envs.benchmark import stats
 from metail_envs.data import load_references
 from metail_envs.fileio import atomic_write

@@ -47,17 +47,13 @@ from pathlib import Path
 from typing import Any
 
 from baselines.experts.arguments import expert_data_arguments as add_arguments
+from baselines.experts.checkpoints import copy_expert, drop_checkpoints
 from baselines.experts.demos import Manifest, build_data, given_or_local, write_manifest
 from baselines.experts.layout import expert_path, training_dir, training_order
 from baselines.experts.retry import RETRY_BELOW, retry_experts
 from baselines.experts.rules import DataRule
-from baselines.experts.train import (
-    TrainConfig,
-    TrainResult,
-    copy_expert,
-    drop_checkpoints,
-    train_from_job,
-)
+from baselines.experts.train import TrainResult, train_from_job
+from baselines.experts.train_config import TrainConfig
 from metail_envs.data import MANIFEST, REGENERATE, default_data_dir
 from metail_envs.executors import Executor, Job, make_executor
 from metail_envs.tasks import DEFAULT_SUITE, Suite, Task, load_suite

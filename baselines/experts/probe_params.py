@@ -52,7 +52,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(a: argparse.Namespace) -> int:
     """Train one probe per ``NAME=VALUE`` variant; print its first and best evaluation."""
-    from baselines.experts.train import TrainConfig, train
+    from baselines.experts.train import train
+    from baselines.experts.train_config import TrainConfig
 
     how = "scratch" if a.scratch else "finetune"
     tasks = [_probe_task(spec, how) for spec in a.variants]  # every variant checked first

@@ -38,16 +38,12 @@ from typing import Any
 
 import numpy as np
 
+from baselines.experts.checkpoints import copy_expert, drop_checkpoints
 from baselines.experts.demos import given_or_local
 from baselines.experts.layout import expert_path, training_dir, training_order
 from baselines.experts.rules import CHOICE_SEED
-from baselines.experts.train import (
-    CONFIG_DIR,
-    TrainConfig,
-    copy_expert,
-    drop_checkpoints,
-    train_from_job,
-)
+from baselines.experts.train import train_from_job
+from baselines.experts.train_config import CONFIG_DIR, TrainConfig
 from metail_envs.data import load_manifest
 from metail_envs.executors import Executor, Job
 from metail_envs.tasks import Suite, Task, load_suite
