@@ -300,13 +300,13 @@ def run_leaderboard(a: argparse.Namespace) -> int:
     from metail_envs.extras import require_extra
 
     require_extra("benchmark")
-    from .leaderboard import render_leaderboard
+    from .leaderboard import markdown, render_leaderboard
 
     verify = {k: getattr(a, k, None) for k in ("verify", "verify_seed", "workers", "quick")}
     board = render_leaderboard(
         a.dir, a.out, data_dir=a.data_dir, **{k: v for k, v in verify.items() if v is not None}
     )
-    print(board.markdown())
+    print(markdown(board))
     for kind, path in board.outputs.items():
         print(f"{kind}: {path}", file=sys.stderr)
     return 0

@@ -12,6 +12,7 @@ import metail_envs
 from metail_envs import data
 from metail_envs.benchmark import render_leaderboard
 from metail_envs.benchmark import results as R
+from metail_envs.benchmark.leaderboard import markdown
 
 
 def reseal(doc):
@@ -149,7 +150,7 @@ def test_leaderboard_scores_valid_files_and_lists_the_rest(tiny_run, tiny_data, 
         assert "mean" not in by_name["mean"].summary[cell]["poi"]  # the baseline itself
 
     md = (board_dir / "leaderboard" / "leaderboard.md").read_text()
-    assert md == board.markdown()
+    assert md == markdown(board)
     assert "NON-STANDARD settings" in md and "hopper-v1, protocol v2" in md
     assert "| expert (reference) ? | 2 (< 5) | 100.0 [100.0, 100.0]" in md
     assert "adapt exploded on purpose" in md and "4/4" in md
@@ -166,6 +167,6 @@ def test_leaderboard_scores_valid_files_and_lists_the_rest(tiny_run, tiny_data, 
 
 def test_leaderboard_of_an_empty_or_missing_directory(tmp_path, tiny_data):
     board = render_leaderboard(tmp_path, data_dir=tiny_data)
-    assert board.entries == [] and "No valid result files." in board.markdown()
+    assert board.entries == [] and "No valid result files." in markdown(board)
     with pytest.raises(FileNotFoundError, match="results_dir"):
         render_leaderboard(tmp_path / "nope", data_dir=tiny_data)

@@ -14,7 +14,7 @@ from tinybench import tiny_config
 import metail_envs
 from metail_envs.benchmark import ProtocolConfig, load_leaderboard, render_leaderboard
 from metail_envs.benchmark import results as R
-from metail_envs.benchmark.leaderboard import NOT_VERIFIED, VERIFIED_DIFFERS
+from metail_envs.benchmark.leaderboard import NOT_VERIFIED, VERIFIED_DIFFERS, markdown
 from metail_envs.benchmark.protocol import job_seed
 from metail_envs.benchmark.runner import resolve_tasks
 from metail_envs.cli import main as cli_main
@@ -170,7 +170,7 @@ def test_no_wrong_type_anywhere_stops_the_leaderboard(board_dir, tiny_data):
             write(bad / f"m{i}-{j}.json", doc)
             written[f"mutants/m{i}-{j}.json"] = (path, value, original)
     board = load_leaderboard(board_dir, data_dir=tiny_data, resamples=10)
-    board.markdown()
+    markdown(board)
     out = left_out(board)
     shown = {e.name for e in board.entries}
     accepted = [written[n] for n in written if n not in out]
@@ -242,7 +242,7 @@ def test_forgeries_are_refused_or_flagged(board_dir, tiny_data):
     assert any("'expert' seed 0" in f for f in by_name["disguised"].flags)
     assert not by_name["expert"].flags  # a privileged reference is seed-independent by design
     assert any("above the expert by more than" in f for f in by_name["random"].flags)
-    md = board.markdown()
+    md = markdown(board)
     assert "random (reference) (FLAGGED)" in md and "## Flags" in md
 
 
@@ -276,7 +276,7 @@ def test_verify_catches_a_last_bit_edit_on_the_files_own_versions(tiny_run, tiny
     plain = load_leaderboard(board_dir, data_dir=tiny_data, resamples=RES)
     assert plain.excluded == [] and plain.checks == []  # validation alone cannot see it
     assert {e.verdict for e in plain.entries} == {NOT_VERIFIED}
-    assert "| mean (FLAGGED) ? |" in plain.markdown()  # every entry marked, verified or not
+    assert "| mean (FLAGGED) ? |" in markdown(plain)  # every entry marked, verified or not
 
     board = load_leaderboard(board_dir, data_dir=tiny_data, resamples=RES, verify=4, workers=2)
     outcomes = {(c.path.parent.name, c.path.name, c.outcome) for c in board.checks}
@@ -294,7 +294,7 @@ def test_verify_catches_a_last_bit_edit_on_the_files_own_versions(tiny_run, tiny
     assert by_name["mean"].seeds == [0] and by_name["mean"].verdict == VERIFIED_DIFFERS
     assert by_name["expert"].flags == ["--verify could not re-run 8 of its jobs (see Verification)"]
     assert by_name["expert"].verdict == NOT_VERIFIED  # no checkpoint: nothing compared
-    md = board.markdown()
+    md = markdown(board)
     assert "| mean (FLAGGED) ✗ | 1 (< 5) |" in md
     assert "16 jobs re-run from the files' checkpoints: 4 bit-identical, 4 not bit-identical" in md
     assert "no checkpoint at" in md
@@ -334,7 +334,7 @@ def test_verify_passes_chaotic_episodes_from_another_machine(tiny_run, tiny_data
     assert board.verdicts["mean"].verdict == "consistent" and board.excluded == []
     [mean] = [e for e in board.entries if e.name == "mean"]
     assert mean.verdict == "verified consistent" and mean.seeds == [0, 1]
-    assert "| mean (FLAGGED) ≈ |" in board.markdown()
+    assert "| mean (FLAGGED) ≈ |" in markdown(board)
 
 
 def test_verify_from_the_command_line(tiny_run, tiny_data, tmp_path, capsys):

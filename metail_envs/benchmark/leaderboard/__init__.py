@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from .aggregate import load_leaderboard
 from .board import Cell, Entry, Excluded, Leaderboard
+from .markdown import markdown
 from .render import LoadOptions, render_leaderboard
 from .verdicts import (
     NOT_VERIFIED,
@@ -41,5 +42,6 @@ __all__ = [
     "Leaderboard",
     "LoadOptions",
     "load_leaderboard",
+    "markdown",
     "render_leaderboard",
 ]

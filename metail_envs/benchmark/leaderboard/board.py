@@ -78,12 +78,6 @@ class Leaderboard:
         """The agents every entry's probability of improvement is computed against."""
         return [b for b in (self.baseline, SECOND_BASELINE_AGENT) if b]
 
-    def markdown(self) -> str:
-        """The leaderboard as Markdown (:mod:`.markdown`)."""
-        from .markdown import markdown  # rendering depends on the data, not the other way
-
-        return markdown(self)
-
 
 def headline_order(condition: tuple[str, int]) -> tuple[int, str, int]:
     """The sort key of a (track, K) condition: the protocol's headline order, then the rest."""
