@@ -19,7 +19,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from baselines.experts.train import TrainConfig, folded_checkpoint
+from baselines.experts.checkpoints import folded_checkpoint
+from baselines.experts.train_config import TrainConfig
 from metail_envs import ENV_ID
 from metail_envs.benchmark.protocol import MAX_STEPS
 from metail_envs.params import context_vector, validate

@@ -38,9 +38,6 @@ from baselines.experts.checkpoints import (
     save_checkpoint,
     write_checkpoint,
 )
-
-# re-exported while baselines/experts/dense_demos.py imports it from here
-from baselines.experts.checkpoints import folded_checkpoint as folded_checkpoint
 from baselines.experts.evaluate import evaluate_policy
 from baselines.experts.rules import SELECT_SEED
 from baselines.experts.train_config import TrainConfig
