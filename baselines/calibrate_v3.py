@@ -28,7 +28,12 @@ from typing import Any
 import numpy as np
 
 from baselines.experts.demonstrator import training_tasks
-from baselines.experts.dense_demos import DemonstratorPolicy, load_demonstrator, record_demos
+from baselines.experts.dense_demos import (
+    DEMONSTRATOR,
+    DemonstratorPolicy,
+    load_demonstrator,
+    record_demos,
+)
 from metail_envs.benchmark import stats
 from metail_envs.benchmark.evaluation import make_envs, run_episodes
 from metail_envs.benchmark.protocol import EPISODES, MAX_STEPS, RESET_SEED_BASE, SHORT_WINDOW
@@ -49,8 +54,6 @@ SCORED_DEMO_SEED = 3_000_000
 """Reset seeds of the scored tasks' demonstrations (single-task BC's windows)."""
 SCORED_DEMOS = 5
 """Demonstrations per scored task; training seed s adapts on a window of demonstration s mod 5."""
-DEMONSTRATOR = Path(__file__).resolve().parent.parent / "expert_data" / "demonstrator"
-"""The frozen v3 demonstrator (a run directory's best checkpoint, tensors only)."""
 
 
 def save_demos(path: Path, trajs: Sequence[Any]) -> None:

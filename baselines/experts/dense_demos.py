@@ -27,6 +27,10 @@ from metail_envs.params import context_vector, validate
 from metail_envs.tasks import Task
 from metail_envs.trajectory import make_trajectory
 
+DEMONSTRATOR = Path(__file__).resolve().parents[2] / "expert_data" / "demonstrator"
+"""The frozen v3 demonstrator: a run directory's best checkpoint (tensors only, read
+weights-only) with its state.json."""
+
 
 def load_demonstrator(run_dir: str | Path, which: str = "best", config: str = "demonstrator-e"):
     """The demonstrator run's ``which`` checkpoint as an SB3 PPO on (raw observation, context),

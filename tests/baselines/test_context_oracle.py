@@ -7,9 +7,14 @@ import numpy as np
 import pytest
 import torch
 
-from baselines.calibrate_v3 import DEMONSTRATOR, load_demos, save_demos, window
+from baselines.calibrate_v3 import load_demos, save_demos, window
 from baselines.context_oracle import ContextOracleAgent, task_context
-from baselines.experts.dense_demos import DemonstratorPolicy, load_demonstrator, record_demos
+from baselines.experts.dense_demos import (
+    DEMONSTRATOR,
+    DemonstratorPolicy,
+    load_demonstrator,
+    record_demos,
+)
 from metail_envs.benchmark.evaluation import make_envs, run_episodes
 from metail_envs.benchmark.protocol import MAX_STEPS
 

@@ -152,6 +152,7 @@ def test_leaderboard_scores_valid_files_and_lists_the_rest(tiny_run, tiny_data, 
     md = (board_dir / "leaderboard" / "leaderboard.md").read_text()
     assert md == markdown(board)
     assert "NON-STANDARD settings" in md and "hopper-v1, protocol v2" in md
+    assert "what task inference still misses" in md  # the context oracle's reading
     assert "| expert (reference) ? | 2 (< 5) | 100.0 [100.0, 100.0]" in md
     assert "adapt exploded on purpose" in md and "4/4" in md
     assert md.index("full K=1 IQM") < md.index("K=0 IQM")  # demonstrations lead, K=0 last
