@@ -74,3 +74,25 @@ def test_the_demonstrator_demonstrates_raw_observations_and_round_trips(suite, t
         np.testing.assert_array_equal(a.acts, b.acts)
     w = window(back[0], 50)
     assert len(w.acts) == 50 and len(w.obs) == 51
+
+
+def test_the_calibration_table_averages_seeds_per_agent_and_n(tmp_path):
+    import json
+
+    from baselines.calibrate_v3 import table
+
+    def row(agent, n, seed, test, ood):
+        return {"agent": agent, "n_tasks": n, "seed": seed, "iqm": {"test": test, "ood": ood}}
+
+    rows = [
+        row("context_oracle", 40, 0, 80.0, 40.0),
+        row("context_oracle", 40, 1, 90.0, 50.0),
+        row("bc", 40, 0, 30.0, 10.0),
+        row("single_task_bc", None, 0, 4.0, 3.0),
+        row("demonstrator", None, None, 93.0, 43.0),
+    ]
+    (tmp_path / "calibration.json").write_text(json.dumps({"rows": rows}))
+    lines = table(tmp_path / "calibration.json").splitlines()
+    assert (
+        lines[2] == "| 40 | 85.0 / 45.0 (2) | 30.0 / 10.0 (1) | 4.0 / 3.0 (1) | 93.0 / 43.0 (1) |"
+    )
