@@ -64,11 +64,11 @@ def rendered_tables() -> tuple[list[str], list[str]]:
     return headline, per_task
 
 
-def test_the_readme_tables_are_the_rendered_headline_tables():
+def test_the_readme_table_is_the_rendered_in_distribution_table():
     headline, _ = rendered_tables()
     readme = tables((ROOT / "README.md").read_text())
-    for t in headline:
-        assert t in readme, f"README lacks the rendered table starting {t.splitlines()[2]!r}"
+    test_table = headline[0]  # the README shows split test; docs/results.md both splits
+    assert test_table in readme, f"README lacks the rendered table {test_table.splitlines()[2]!r}"
 
 
 def test_the_results_doc_tables_are_the_rendered_leaderboards():
