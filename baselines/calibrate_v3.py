@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from baselines.experts.demonstrator import training_tasks
+from baselines.experts.demonstrator_table import provenance, split_scores
 from baselines.experts.dense_demos import (
     DEMONSTRATOR,
     DemonstratorPolicy,
@@ -35,12 +36,9 @@ from baselines.experts.dense_demos import (
     record_demos,
 )
 from metail_envs.benchmark import stats
-from metail_envs.benchmark.evaluation import make_envs, run_episodes
-from metail_envs.benchmark.protocol import EPISODES, MAX_STEPS, RESET_SEED_BASE, SHORT_WINDOW
-from metail_envs.benchmark.results import environment_info
+from metail_envs.benchmark.protocol import EPISODES, SHORT_WINDOW
 from metail_envs.data import load_references
 from metail_envs.fileio import atomic_write
-from metail_envs.manifest import sha256_path
 from metail_envs.tasks import Task, load_suite
 from metail_envs.trajectory import make_trajectory
 
@@ -88,22 +86,14 @@ def cached_demos(path: Path, make: Callable[[], list[Any]]) -> list[Any]:
     return load_demos(path)
 
 
-def score_tasks(policy_of: Callable[[Task], Any], tasks: Sequence[Task], refs: dict) -> list[float]:
-    """Per task: the mean normalised score of ``policy_of(task)`` over the protocol's episodes."""
-    seeds = [RESET_SEED_BASE + i for i in range(EPISODES)]
-    out = []
-    for t in tasks:
-        rets, _ = run_episodes(policy_of(t), make_envs(t, EPISODES, MAX_STEPS), seeds)
-        r = refs[t.id]
-        out.append(
-            float(stats.normalised_score(np.array(rets), r["random_mean"], r["expert_mean"]).mean())
-        )
-    return out
-
-
 def summary(per_task: dict[str, list[float]]) -> dict[str, float]:
     """IQM over tasks per split (the leaderboard's statistic on one run)."""
     return {split: float(stats.iqm(np.array([s]))) for split, s in per_task.items()}
+
+
+def score_tasks(policy_of: Callable[[Task], Any], tasks: Sequence[Task], refs: dict) -> list[float]:
+    """Per task: the mean normalised score of ``policy_of(task)`` over the protocol's episodes."""
+    return split_scores(policy_of, tasks, refs, EPISODES)["per_task"]
 
 
 class Calibration:
@@ -226,22 +216,6 @@ def pooled_bc_scores(
     bc.meta_train({t.id: [d] for t, d in zip(tasks, demos, strict=True)}, seed)
     policy = bc.adapt([])
     return cal.score(lambda _t: policy)
-
-
-def provenance() -> dict[str, Any]:
-    """Versions, machine, commit and the demonstrator file the calibration was measured with."""
-    import subprocess
-
-    commit = subprocess.run(
-        ["git", "rev-parse", "HEAD"], capture_output=True, text=True
-    ).stdout.strip()
-    ckpt = DEMONSTRATOR / "best_ckpt.zip"
-    steps = json.loads((DEMONSTRATOR / "best_ckpt.json").read_text())["num_timesteps"]
-    return {
-        **environment_info(),
-        "commit": commit,
-        "demonstrator": {"sha256": sha256_path(ckpt), "steps": steps},
-    }
 
 
 def table(path: Path) -> str:

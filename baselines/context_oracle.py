@@ -23,7 +23,7 @@ from baselines.batches import pairs
 from baselines.config import AgentConfig, LayerWidths, PositiveFloat, PositiveInt
 from baselines.nets import GaussianPolicy, MeanActionPolicy, bc_loss
 from metail_envs.benchmark import Policy
-from metail_envs.params import PARAMS, context_vector, validate
+from metail_envs.params import PARAMS, context_of
 from metail_envs.tasks import Task
 
 
@@ -52,11 +52,6 @@ class ContextOracleConfig(AgentConfig, file="context_oracle"):
     """Iterations between two entries of the training log."""
     progress: bool
     """Whether to show a progress bar while training."""
-
-
-def task_context(task: Task) -> np.ndarray:
-    """The task's normalised parameters, as the environment appends them (float32)."""
-    return context_vector(validate(task.params)).astype(np.float32)
 
 
 def make_oracle_net(c: ContextOracleConfig) -> nn.Module:
@@ -89,7 +84,7 @@ class ContextOracleAgent(TorchAgent[ContextOracleConfig]):
             o, a = pairs(trajs)
             obs.append(o)
             acts.append(a)
-            ctx.append(np.broadcast_to(task_context(task), (len(o), len(PARAMS))))
+            ctx.append(np.broadcast_to(context_of(task.params), (len(o), len(PARAMS))))
         obs_t, ctx_t, acts_t = (
             torch.as_tensor(np.concatenate(x)).float() for x in (obs, ctx, acts)
         )
@@ -108,5 +103,5 @@ class ContextOracleAgent(TorchAgent[ContextOracleConfig]):
         if task is None:
             raise ValueError("ContextOracleAgent.adapt needs task=: the oracle is privileged")
         net = self._trained()
-        context = torch.as_tensor(task_context(task))
+        context = torch.as_tensor(context_of(task.params))
         return MeanActionPolicy(lambda obs: net(obs, context)[0])

@@ -159,6 +159,13 @@ def context_vector(values: Mapping[str, float]) -> np.ndarray:
     return np.array([p.normalise(values[p.name]) for p in PARAMS], dtype=np.float64)
 
 
+def context_of(params: Mapping[str, float]) -> np.ndarray:
+    """A task's normalised parameters (its non-default ``params``, validated and completed with
+    the defaults) as float32: what ``observe_context=True`` appends, for policies that append it
+    themselves (the context oracle, the demonstrator)."""
+    return context_vector(validate(params)).astype(np.float32)
+
+
 def markdown_table() -> str:
     """The README's parameter table, generated so that docs and code cannot drift apart."""
     rows = ["| parameter | unit | default | accepted | meaning |", "|---|---|---|---|---|"]

@@ -20,7 +20,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from baselines.experts.dense_demos import DEMONSTRATOR, DemonstratorPolicy, load_demonstrator
+from baselines.experts.dense_demos import (
+    DEMONSTRATOR,
+    DemonstratorPolicy,
+    demonstrator_info,
+    load_demonstrator,
+)
 from metail_envs.benchmark import stats
 from metail_envs.benchmark.evaluation import make_envs, run_episodes
 from metail_envs.benchmark.protocol import EPISODES, MAX_STEPS, RESET_SEED_BASE
@@ -28,7 +33,6 @@ from metail_envs.benchmark.reference_agents import ExpertPolicy
 from metail_envs.benchmark.results import environment_info
 from metail_envs.data import load_expert, load_references
 from metail_envs.fileio import atomic_write
-from metail_envs.manifest import sha256_path
 from metail_envs.tasks import Task, load_suite
 
 SPLITS = ("train", "test", "ood")
@@ -67,7 +71,6 @@ def compare(suite_name: str, episodes: int) -> dict[str, Any]:
         "specialists": lambda t: ExpertPolicy(load_expert(t)),
     }
     splits = {s: list(getattr(suite, s)) for s in SPLITS}
-    steps = json.loads((DEMONSTRATOR / "best_ckpt.json").read_text())["num_timesteps"]
     return {
         "suite": suite.name,
         "episodes": episodes,
@@ -75,11 +78,18 @@ def compare(suite_name: str, episodes: int) -> dict[str, Any]:
             a: {s: split_scores(f, ts, refs, episodes) for s, ts in splits.items()}
             for a, f in agents.items()
         },
-        "provenance": {
-            **environment_info(),
-            "demonstrator": {"sha256": sha256_path(DEMONSTRATOR / "best_ckpt.zip"), "steps": steps},
-        },
+        "provenance": provenance(),
     }
+
+
+def provenance() -> dict[str, Any]:
+    """Versions, machine, commit and the demonstrator file a result was measured with."""
+    import subprocess
+
+    commit = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=DEMONSTRATOR, capture_output=True, text=True
+    ).stdout.strip()
+    return {**environment_info(), "commit": commit, "demonstrator": demonstrator_info()}
 
 
 def table(doc: dict[str, Any]) -> str:

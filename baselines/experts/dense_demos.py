@@ -10,6 +10,7 @@ the demonstrator does is what it demonstrates.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -23,13 +24,23 @@ from baselines.experts.checkpoints import folded_checkpoint
 from baselines.experts.train_config import TrainConfig
 from metail_envs import ENV_ID
 from metail_envs.benchmark.protocol import MAX_STEPS
-from metail_envs.params import context_vector, validate
+from metail_envs.params import context_of
 from metail_envs.tasks import Task
 from metail_envs.trajectory import make_trajectory
 
 DEMONSTRATOR = Path(__file__).resolve().parents[2] / "expert_data" / "demonstrator"
 """The frozen v3 demonstrator: a run directory's best checkpoint (tensors only, read
 weights-only) with its state.json."""
+
+
+def demonstrator_info(run_dir: str | Path = DEMONSTRATOR) -> dict[str, Any]:
+    """What identifies the demonstrator a result was measured with: its checkpoint's sha256
+    and training steps (for result files' provenance)."""
+    from metail_envs.manifest import sha256_path
+
+    run_dir = Path(run_dir)
+    steps = json.loads((run_dir / "best_ckpt.json").read_text())["num_timesteps"]
+    return {"sha256": sha256_path(run_dir / "best_ckpt.zip"), "steps": steps}
 
 
 def load_demonstrator(run_dir: str | Path, which: str = "best", config: str = "demonstrator-e"):
@@ -43,7 +54,7 @@ class DemonstratorPolicy:
 
     def __init__(self, model: Any, task: Task) -> None:
         self.model = model
-        self.context = context_vector(validate(task.params)).astype(np.float32)
+        self.context = context_of(task.params)
 
     def act(self, obs: np.ndarray) -> np.ndarray:
         obs = np.asarray(obs, dtype=np.float32)
@@ -73,7 +84,7 @@ def record_demos(
 
 def _record_batch(model: Any, tasks: Sequence[Task], seeds: Sequence[int]) -> list[Any]:
     envs = [gym.make(ENV_ID, task=t, max_episode_steps=MAX_STEPS) for t in tasks]
-    contexts = np.stack([DemonstratorPolicy(model, t).context for t in tasks])
+    contexts = np.stack([context_of(t.params) for t in tasks])
     obs = [[env.reset(seed=int(s))[0]] for env, s in zip(envs, seeds, strict=True)]
     acts: list[list] = [[] for _ in envs]
     rews: list[list] = [[] for _ in envs]

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from baselines.calibrate_v3 import load_demos, save_demos, window
-from baselines.context_oracle import ContextOracleAgent, task_context
+from baselines.context_oracle import ContextOracleAgent
 from baselines.experts.dense_demos import (
     DEMONSTRATOR,
     DemonstratorPolicy,
@@ -17,6 +17,7 @@ from baselines.experts.dense_demos import (
 )
 from metail_envs.benchmark.evaluation import make_envs, run_episodes
 from metail_envs.benchmark.protocol import MAX_STEPS
+from metail_envs.params import context_of
 
 
 def test_the_oracle_conditions_on_the_scored_task_and_refuses_to_guess(train_demos, suite):
@@ -40,7 +41,7 @@ def test_the_oracle_is_seeded(train_demos, suite):
     assert not np.array_equal(actions(3), actions(4))
 
 
-def test_task_context_is_what_the_environment_appends(suite):
+def test_context_of_is_what_the_environment_appends(suite):
     import gymnasium as gym
 
     import metail_envs
@@ -49,7 +50,7 @@ def test_task_context_is_what_the_environment_appends(suite):
     env = gym.make(metail_envs.ENV_ID, task=task, observe_context=True)
     obs, _ = env.reset(seed=0)
     env.close()
-    np.testing.assert_allclose(obs[11:], task_context(task), atol=1e-6)
+    np.testing.assert_allclose(obs[11:], context_of(task.params), atol=1e-6)
 
 
 def test_the_demonstrator_demonstrates_raw_observations_and_round_trips(suite, tmp_path):
