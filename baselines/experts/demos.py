@@ -1,22 +1,25 @@
-"""Demonstrations from the experts, the normalisation references, and the manifest.
+"""Demonstrations by the demonstrator, the normalisation references by the experts, and the
+manifest.
 
-A demonstration is one episode of a task's expert with deterministic actions from a recorded reset
-seed, with raw observations (float32), as a ``TrajectoryWithRew`` (imitation's where it is
-installed, else metail's own: :mod:`metail_envs.trajectory`). The
-shipped ones are complete episodes only (they reach the time limit): the data stage tries reset
-seeds ``DEMO_SEED + i`` in order and records an episode that ends early (a fall) in the manifest,
-with its seed and length, instead of shipping it (:func:`draw_complete`). imitation marks every
-trajectory ``terminal=True``; the truth is in ``infos[-1]``: ``task_id``, ``seed``, ``terminated``
-(the Hopper fell) and ``truncated`` (the time limit, or an unstable simulation). Infos are written
-as plain JSON (``json.dumps``), which ``imitation.data.serialize.load`` reads too.
+A demonstration is one deterministic episode of the one demonstrator (``demonstrator/``, a
+context-conditioned PPO told the task's parameters) from a recorded reset seed, with raw
+observations (float32), as a ``TrajectoryWithRew`` (imitation's where it is installed, else
+metail's own: :mod:`metail_envs.trajectory`). Every episode is shipped, falls included: what the
+demonstrator does on a task is what it demonstrates (protocol v3). imitation marks every
+trajectory ``terminal=True``; the truth is in ``infos[-1]``: ``task_id``, ``seed``,
+``terminated`` (the Hopper fell) and ``truncated`` (the time limit). Infos are written as plain
+JSON (``json.dumps``), which ``imitation.data.serialize.load`` reads too.
 
-The expert the data stage starts from is the training stage's SB3 zip,
-``training/<key>/expert.zip`` (:func:`expert_path`); it writes the shipped, tensor-only
-``experts/<key>.pt`` (:func:`plain_expert_path`) and measures every number on that file.
+The references are each task's own specialist expert (score 100): the data stage starts from
+the training stage's SB3 zip, ``training/<key>/expert.zip`` (:func:`expert_path`), writes the
+shipped, tensor-only ``experts/<key>.pt`` (:func:`plain_expert_path`) and measures the
+references on that file. A task's references and its demonstrations are regenerated apart:
+a new demonstrator re-records the demonstrations and keeps the references.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import platform
 from collections.abc import Iterable, Iterator, Sequence
@@ -36,10 +39,7 @@ from baselines.experts.evaluate import (
     random_reference,
     run_episode,
 )
-from baselines.experts.layout import (
-    expert_path,
-    plain_expert_path,
-)
+from baselines.experts.layout import demonstrator_dir, expert_path, plain_expert_path
 from baselines.experts.rules import (
     CACHE_SEED,
     DATA_RULES,
@@ -90,34 +90,6 @@ def generate_demos(policy: Predictor, task: Task, seeds: Iterable[int]) -> list:
         return [_trajectory(run_episode(policy, env, int(s), record=True), task) for s in seeds]
     finally:
         env.close()
-
-
-def draw_complete(
-    policy: Predictor, task: Task, wanted: int, max_tries: int, seed: int = DEMO_SEED
-) -> tuple[list, list[dict[str, Any]], int]:
-    """The first ``wanted`` complete episodes from reset seeds ``seed + i``, trying at most
-    ``max_tries`` seeds. Returns the trajectories, the episodes that ended early (``seed``,
-    ``length``, ``return``, ``terminated``: recorded, not shipped) and the number of tries."""
-    env = gym.make(ENV_ID, task=task)
-    kept, early, tries = [], [], 0
-    try:
-        while len(kept) < wanted and tries < max_tries:
-            ep = run_episode(policy, env, seed + tries, record=True)
-            tries += 1
-            if ep.complete:
-                kept.append(_trajectory(ep, task))
-            else:
-                early.append(
-                    {
-                        "seed": int(ep.seed),
-                        "length": int(ep.length),
-                        "return": round(float(ep.ret), 2),
-                        "terminated": ep.terminated,
-                    }
-                )
-    finally:
-        env.close()
-    return kept, early, tries
 
 
 def save_demos(path: str | Path, trajs: Sequence) -> str:
@@ -184,43 +156,37 @@ def _version_or_none(dist: str) -> str | None:
         return None
 
 
-def build_task_data(task: Task, data_dir: Path, rule: DataRule | None = None) -> dict[str, Any]:
-    """Convert a task's trained SB3 expert to the shipped format, then measure its references
-    and draw its complete demonstrations by ``rule`` (default: the task's
-    :func:`baselines.experts.rules.data_rule`), on the converted file (the one the benchmark loads).
-    Returns the task's manifest entry."""
+def build_task_data(
+    task: Task, data_dir: Path, rule: DataRule | None = None, old: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """A task's manifest entry: its expert converted to the shipped format with the references
+    measured on that file (kept from ``old`` where they were made from the same trained expert
+    by the same rule), and its demonstrations by the demonstrator (kept from ``old`` where they
+    are intact and by the current demonstrator), by ``rule`` (default: the task's
+    :func:`baselines.experts.rules.data_rule`)."""
+    rule = rule or data_rule(task)
+    source = expert_path(data_dir, task.id)
+    if not source.exists():
+        raise FileNotFoundError(f"{source}: no trained expert for {task.id} yet")
+    old = old or {}
+    refs = old if _references_intact(old, data_dir, source, rule) else reference_entry(
+        task, data_dir, rule
+    )
+    demos = old if _demos_intact(old, data_dir, rule) else demo_entry(task, data_dir, rule)
+    return {"demos": demos["demos"], "expert": refs["expert"], "random": refs["random"]}
+
+
+def reference_entry(task: Task, data_dir: Path, rule: DataRule) -> dict[str, Any]:
+    """Convert a task's trained SB3 expert to the shipped, tensor-only file and measure the
+    expert and random references on it (the file the benchmark loads)."""
     from baselines.experts.convert import write_plain
     from metail_envs.expert_policy import load_expert_file
 
-    rule = rule or data_rule(task)
     source, plain = expert_path(data_dir, task.id), plain_expert_path(data_dir, task.id)
-    if not source.exists():
-        raise FileNotFoundError(f"{source}: no trained expert for {task.id} yet")
     arch = write_plain(source, plain)
     policy = load_expert_file(plain, arch)
     ref = episode_stats(evaluate_episodes(policy, task, rule.reference_episodes, EVAL_SEED))
-    trajs, early, tries = draw_complete(policy, task, rule.demos, rule.max_tries, DEMO_SEED)
-    demos: dict[str, Any] = {"file": None, "sha256": None}
-    if trajs:
-        demo_file = f"demos/{task_key(task.id)}"
-        (data_dir / "demos").mkdir(parents=True, exist_ok=True)
-        demos = {"file": demo_file, "sha256": save_demos(data_dir / demo_file, trajs)}
-    else:
-        import shutil
-
-        shutil.rmtree(data_dir / "demos" / task_key(task.id), ignore_errors=True)
-    seeds = [t.infos[-1]["seed"] for t in trajs]
     return {
-        "demos": {
-            **demos,
-            **_summary(trajs, seeds),
-            "wanted": rule.demos,
-            "shortfall": rule.demos - len(trajs),
-            "seed": DEMO_SEED,
-            "tries": tries,
-            "max_tries": rule.max_tries,
-            "ended_early": early,
-        },
         "expert": {
             "file": plain.relative_to(data_dir).as_posix(),
             "sha256": sha256_path(plain),
@@ -241,18 +207,59 @@ def build_task_data(task: Task, data_dir: Path, rule: DataRule | None = None) ->
     }
 
 
+def demo_entry(task: Task, data_dir: Path, rule: DataRule) -> dict[str, Any]:
+    """``rule.demos`` episodes of the demonstrator on ``task`` from reset seeds
+    ``DEMO_SEED + i``, every one shipped (falls included: what the demonstrator does is what
+    it demonstrates), and their manifest record."""
+    from baselines.experts.dense_demos import demonstrator_info, record_demos
+
+    seeds = [DEMO_SEED + i for i in range(rule.demos)]
+    trajs = record_demos(_demonstrator(data_dir), [task] * rule.demos, seeds, progress=False)
+    demo_file = f"demos/{task_key(task.id)}"
+    (data_dir / "demos").mkdir(parents=True, exist_ok=True)
+    falls = [s for s, t in zip(seeds, trajs, strict=True) if t.infos[-1]["terminated"]]
+    return {
+        "demos": {
+            "file": demo_file,
+            "sha256": save_demos(data_dir / demo_file, trajs),
+            **_summary(trajs, seeds),
+            "wanted": rule.demos,
+            "seed": DEMO_SEED,
+            "falls": falls,
+            "demonstrator": demonstrator_info(demonstrator_dir(data_dir)),
+        }
+    }
+
+
+@functools.lru_cache(maxsize=2)
+def _demonstrator(data_dir: Path) -> Any:
+    from baselines.experts.dense_demos import load_demonstrator
+
+    return load_demonstrator(demonstrator_dir(data_dir))
+
+
 def task_data(args: dict[str, Any], send: Any) -> dict[str, Any]:
     """Executor job: one task's references and demonstrations; returns its manifest entry (the
     process running the pipeline writes the manifest)."""
     task = load_suite(args["suite"]).task(args["task"])
-    return {"entry": build_task_data(task, Path(args["data_dir"]), DataRule(**args["rule"]))}
+    rule = DataRule(**args["rule"])
+    return {"entry": build_task_data(task, Path(args["data_dir"]), rule, args.get("old"))}
 
 
-def data_job(task: Task, suite_name: str, data_dir: Path, rule: DataRule | None = None) -> Job:
+def data_job(
+    task: Task,
+    suite_name: str,
+    data_dir: Path,
+    rule: DataRule | None = None,
+    old: dict[str, Any] | None = None,
+) -> Job:
     """The job of :func:`task_data` for ``task`` (by ``rule``, default the task's
-    :func:`baselines.experts.rules.data_rule`), tagged ``("data", task)``."""
+    :func:`baselines.experts.rules.data_rule`; the parts of ``old`` still intact are kept),
+    tagged ``("data", task)``."""
     rule = rule or data_rule(task)
     args = {"suite": suite_name, "task": task.id, "data_dir": str(data_dir), "rule": asdict(rule)}
+    if old:
+        args["old"] = old
     return Job("baselines.experts.demos:task_data", args, tag=("data", task))
 
 
@@ -296,6 +303,7 @@ class Manifest:
         )
         self.tasks: dict[str, Any] = self.doc.setdefault("tasks", {})
         self.failed: dict[str, str] = {}
+        self.force = False
 
     def _read(self, log: Any) -> dict[str, Any]:
         if not self.path.exists():
@@ -321,8 +329,14 @@ class Manifest:
         source = expert_path(self.data_dir, task.id)
         if not source.exists():
             return False
-        old = self.tasks.get(task.id)
-        return force or not old or not _intact(old, self.data_dir, source, self.rule(task))
+        self.force = self.force or force
+        old, rule = self.tasks.get(task.id), self.rule(task)
+        return (
+            force
+            or not old
+            or not _references_intact(old, self.data_dir, source, rule)
+            or not _demos_intact(old, self.data_dir, rule)
+        )
 
     def rule(self, task: Task) -> DataRule:
         """The rule ``task``'s data is drawn by."""
@@ -330,7 +344,8 @@ class Manifest:
 
     def job(self, task: Task) -> Job:
         """The :func:`data_job` of ``task`` by this manifest's rules."""
-        return data_job(task, self.suite.name, self.data_dir, self.rule(task))
+        old = None if self.force else self.tasks.get(task.id)
+        return data_job(task, self.suite.name, self.data_dir, self.rule(task), old)
 
     def record(self, task: Task, payload: dict[str, Any], log: Any) -> None:
         """Put a finished :func:`data_job`'s entry in the manifest and write it."""
@@ -342,24 +357,15 @@ class Manifest:
         self.doc["tasks"] = self.tasks = dict(sorted(self.tasks.items()))
         self.write()
         ex, d = e["expert"], e["demos"]
-        short = f", SHORT by {d['shortfall']}" if d["shortfall"] else ""
         log(
             f"{task.id}: expert {ex['mean_return']:.0f}±{ex['std_return']:.0f} (completes "
             f"{ex['completion_rate']:.0%} of {ex['n_episodes']}), random "
-            f"{e['random']['mean_return']:.0f}; {d['n']} complete demos in {d['tries']} tries "
-            f"({len(d['ended_early'])} ended early){short}"
+            f"{e['random']['mean_return']:.0f}; {d['n']} demos by the demonstrator "
+            f"({len(d['falls'])} fell), mean return {np.mean(d['returns']):.0f}"
         )
 
-    def shortfalls(self) -> dict[str, dict[str, int]]:
-        """Tasks that ship fewer complete demonstrations than their rule wants."""
-        return {
-            tid: {"wanted": e["demos"]["wanted"], "shipped": e["demos"]["n"]}
-            for tid, e in self.tasks.items()
-            if e.get("demos", {}).get("shortfall")
-        }
-
     def write(self) -> None:
-        self.doc["shortfalls"] = self.shortfalls()
+        self.doc.pop("shortfalls", None)
         write_manifest(self.path, self.doc)
 
 
@@ -392,10 +398,10 @@ def build_data(
     expert (or of ``task_ids`` only; the other tasks' entries stay as they are), and the manifest.
     ``rules``: how many episodes (default :data:`baselines.experts.rules.DATA_RULES`).
 
-    A task whose entry matches its trained expert's sha256, the current data rule and intact
-    files is skipped unless ``force``. Each task is a job on ``executor`` (default: one local
+    A task whose entry matches its trained expert's sha256, the current demonstrator, the
+    current data rule and intact files is skipped unless ``force``; of a task whose references
+    are intact only the demonstrations are re-recorded. Each task is a job on ``executor`` (default: one local
     worker); the manifest is rewritten here after each, so this too can be interrupted and rerun.
-    Tasks short of complete demonstrations are listed at the end (and in the manifest).
     """
     suite = load_suite(suite_name)
     data_dir = (Path(data_dir) if data_dir is not None else default_data_dir()).absolute()
@@ -414,40 +420,42 @@ def build_data(
             for job, payload in pool.as_completed():
                 manifest.record(job.tag[1], payload, log)
     manifest.write()
-    short = manifest.shortfalls()
-    if short:
-        log(
-            "short of complete demonstrations: "
-            + ", ".join(f"{k} {v['shipped']}/{v['wanted']}" for k, v in short.items())
-        )
     if manifest.failed:
         raise RuntimeError(f"the data of {sorted(manifest.failed)} could not be written")
     return manifest.doc
 
 
-def _intact(entry: dict[str, Any], data_dir: Path, source: Path, rule: DataRule) -> bool:
-    """Whether an entry was made from this trained expert, by this rule, and its files are
-    unchanged."""
+def _references_intact(entry: dict[str, Any], data_dir: Path, source: Path, rule: DataRule) -> bool:
+    """Whether an entry's references were made from this trained expert, by this rule, and its
+    shipped expert file is unchanged."""
     try:
-        expert, demos = entry["expert"], entry["demos"]
+        expert = entry["expert"]
         plain = data_dir / expert["file"]
         return (
             expert["source"]["sha256"] == sha256_path(source)
             and expert["n_episodes"] == rule.reference_episodes
             and expert["seed"] == EVAL_SEED
-            and demos["wanted"] == rule.demos
-            and demos["max_tries"] == rule.max_tries
-            and demos["seed"] == DEMO_SEED
             and entry["random"]["n_episodes"] == rule.random_episodes
             and plain.exists()
             and sha256_path(plain) == expert["sha256"]
-            and (
-                demos["n"] == 0
-                or (
-                    (data_dir / demos["file"]).exists()
-                    and sha256_path(data_dir / demos["file"]) == demos["sha256"]
-                )
-            )
+        )
+    except (KeyError, TypeError):
+        return False
+
+
+def _demos_intact(entry: dict[str, Any], data_dir: Path, rule: DataRule) -> bool:
+    """Whether an entry's demonstrations are the current demonstrator's, by this rule, and
+    their files are unchanged."""
+    from baselines.experts.dense_demos import demonstrator_info
+
+    try:
+        demos = entry["demos"]
+        return (
+            demos["demonstrator"] == demonstrator_info(demonstrator_dir(data_dir))
+            and demos["wanted"] == rule.demos
+            and demos["seed"] == DEMO_SEED
+            and (data_dir / demos["file"]).exists()
+            and sha256_path(data_dir / demos["file"]) == demos["sha256"]
         )
     except (KeyError, TypeError):
         return False

@@ -21,14 +21,16 @@ import torch
 from tqdm import tqdm
 
 from baselines.experts.checkpoints import folded_checkpoint
+from baselines.experts.layout import demonstrator_dir
 from baselines.experts.train_config import TrainConfig
 from metail_envs import ENV_ID
 from metail_envs.benchmark.protocol import MAX_STEPS
+from metail_envs.manifest import REPO_DATA_DIR
 from metail_envs.params import context_of
 from metail_envs.tasks import Task
 from metail_envs.trajectory import make_trajectory
 
-DEMONSTRATOR = Path(__file__).resolve().parents[2] / "expert_data" / "demonstrator"
+DEMONSTRATOR = demonstrator_dir(REPO_DATA_DIR)
 """The frozen v3 demonstrator: a run directory's best checkpoint (tensors only, read
 weights-only) with its state.json."""
 
@@ -71,7 +73,8 @@ def record_demos(
     batch: int = 64,
     progress: bool = True,
 ) -> list[Any]:
-    """One demonstration per ``(tasks[i], seeds[i])``: obs, actions, rewards as float32."""
+    """One demonstration per ``(tasks[i], seeds[i])``: obs, actions, rewards as float32;
+    ``infos[-1]`` holds ``task_id``, ``seed``, ``terminated`` and ``truncated``."""
     if len(tasks) != len(seeds):
         raise ValueError(f"got {len(tasks)} tasks but {len(seeds)} seeds")
     out: list[Any] = []
@@ -88,6 +91,7 @@ def _record_batch(model: Any, tasks: Sequence[Task], seeds: Sequence[int]) -> li
     obs = [[env.reset(seed=int(s))[0]] for env, s in zip(envs, seeds, strict=True)]
     acts: list[list] = [[] for _ in envs]
     rews: list[list] = [[] for _ in envs]
+    ends: list[dict[str, Any]] = [{} for _ in envs]
     active = list(range(len(envs)))
     while active:
         x = np.concatenate([np.stack([obs[i][-1] for i in active]), contexts[active]], 1)
@@ -99,7 +103,9 @@ def _record_batch(model: Any, tasks: Sequence[Task], seeds: Sequence[int]) -> li
             obs[i].append(o)
             acts[i].append(a)
             rews[i].append(r)
-            if not (terminated or truncated):
+            if terminated or truncated:
+                ends[i] = {"terminated": bool(terminated), "truncated": bool(truncated)}
+            else:
                 still.append(i)
         active = still
     for env in envs:
@@ -108,9 +114,18 @@ def _record_batch(model: Any, tasks: Sequence[Task], seeds: Sequence[int]) -> li
         make_trajectory(
             np.asarray(obs[i], dtype=np.float32),
             np.asarray(acts[i], dtype=np.float32),
-            None,
+            _infos(len(acts[i]), {"task_id": tasks[i].id, "seed": int(seeds[i]), **ends[i]}),
             True,
             np.asarray(rews[i], dtype=np.float32),
         )
         for i in range(len(envs))
     ]
+
+
+def _infos(n: int, last: dict[str, Any]) -> np.ndarray:
+    """Per-transition infos as the shipped demonstrations carry them: empty, the last one
+    saying which task and reset seed the episode is, and how it ended."""
+    infos = np.empty(n, dtype=object)
+    infos[:] = [{} for _ in range(n)]
+    infos[-1] = last
+    return infos

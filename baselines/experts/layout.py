@@ -32,3 +32,13 @@ def training_dir(data_dir: Path, task_id: str) -> Path:
     """A task's training run (state, learning curve, checkpoints, retry attempts, the trained
     expert): ``training/<task key>/``."""
     return Path(data_dir) / "training" / task_key(task_id)
+
+
+DEMONSTRATOR_DIR = "demonstrator"
+"""The frozen demonstrator inside a data directory: ``demonstrator/`` (its best checkpoint,
+tensors only, and ``state.json``); every shipped demonstration is its."""
+
+
+def demonstrator_dir(data_dir: Path) -> Path:
+    """The frozen demonstrator of a data directory."""
+    return Path(data_dir) / DEMONSTRATOR_DIR

@@ -23,10 +23,11 @@ issue's bar of 1500 gets several fresh attempts (``configs/retry/default.json``)
 Stage ``data`` (for every task whose trained expert exists, or the ``--task`` ones only): the
 expert converted to the shipped, tensor-only ``experts/<task key>.pt``, then on that file the
 expert reference (``EVAL_SEED`` episodes, with its completion rate), the random reference, the
-complete-episode demonstrations from ``DEMO_SEED`` (falls recorded, not shipped), and
+demonstrator's demonstrations from ``DEMO_SEED`` (every episode, falls included), and
 ``manifest.json``; the numbers of each are :data:`baselines.experts.rules.DATA_RULES`. A task whose data
-is intact for its current expert and rule is skipped, so ``--stage data --task ID`` after a
-retrain rewrites that task only (and the data hash with it). With ``--stage all`` (the default:
+is intact for its current expert, the current demonstrator and the rule is skipped, so
+``--stage data --task ID`` after a retrain rewrites that task only (and the data hash with it),
+and a new demonstrator re-records every task's demonstrations but keeps the references. With ``--stage all`` (the default:
 train, retry, data) each task's data is written as soon as its expert is in place, so an
 interrupted run leaves a consistent, usable manifest.
 

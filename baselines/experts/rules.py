@@ -36,7 +36,7 @@ SELECT_SEED = 10_000
 EVAL_SEED = 20_000
 """Reset seeds ``EVAL_SEED + i``: the expert and random references written to the manifest."""
 DEMO_SEED = 0
-"""Reset seeds ``DEMO_SEED + i``: the fixed, shipped demonstrations (complete episodes only)."""
+"""Reset seeds ``DEMO_SEED + i``: the fixed, shipped demonstrations (the demonstrator's)."""
 CHOICE_SEED = 30_000
 """Reset seeds ``CHOICE_SEED + i``: choosing among the retried experts of a task below the bar."""
 
@@ -45,22 +45,22 @@ CHOICE_SEED = 30_000
 class DataRule:
     """How a task's references and demonstrations are drawn (the one place these numbers live).
 
-    The expert reference is the mean return of ``reference_episodes`` deterministic episodes
-    from ``EVAL_SEED + i``; the random one of ``random_episodes`` uniform-random episodes from the
-    same seeds. The demonstrations are the first ``demos`` *complete* expert episodes (reaching the
-    time limit) from reset seeds ``DEMO_SEED + i``, trying at most ``max_tries`` seeds; an episode
-    that ends early (a fall) is recorded in the manifest, never shipped.
+    The expert reference (the task's own specialist, score 100) is the mean return of
+    ``reference_episodes`` deterministic episodes from ``EVAL_SEED + i``; the random one of
+    ``random_episodes`` uniform-random episodes from the same seeds. The demonstrations are
+    ``demos`` deterministic episodes of the one demonstrator (``expert_data/demonstrator/``)
+    from reset seeds ``DEMO_SEED + i``, every one shipped, falls included (protocol v3: every
+    demonstration, of training and of scored tasks, comes from that one policy).
     """
 
     reference_episodes: int
     demos: int
-    max_tries: int
     random_episodes: int = 100
 
 
 DATA_RULES = {
-    "scored": DataRule(reference_episodes=50, demos=20, max_tries=200),
-    "train": DataRule(reference_episodes=20, demos=10, max_tries=100),
+    "scored": DataRule(reference_episodes=50, demos=20),
+    "train": DataRule(reference_episodes=20, demos=10),
 }
 """The rule of the scored tasks (test, ood, nominal: every score is normalised by them) and of
 the training tasks (meta-training data only)."""

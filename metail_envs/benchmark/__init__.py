@@ -1,4 +1,4 @@
-"""The metail benchmark: protocol "hopper-v1, protocol v2" (:mod:`.protocol`), the agent interface, evaluation and
+"""The metail benchmark: protocol "hopper-v1, protocol v3" (:mod:`.protocol`), the agent interface, evaluation and
 leaderboard.
 
 ``evaluate(...)`` scores agents and writes result files; ``render_leaderboard(...)`` validates

@@ -1,4 +1,4 @@
-"""The benchmark protocol "hopper-v1, protocol v2": its constants and the run configuration.
+"""The benchmark protocol "hopper-v1, protocol v3": its constants and the run configuration.
 
 Every number that decides whether two results are comparable lives here and only here; the
 runner, the result files, the leaderboard and ``docs/protocol.md`` all read them from this module.
@@ -8,10 +8,14 @@ runs; such a configuration is recorded in every result file and the leaderboard 
 with the official one. Earlier protocols are not read: their leaderboards are rendered documents
 under ``docs/history/``.
 
-Protocol v2 scores each agent on two *tracks*: ``full`` gives ``adapt`` K whole demonstrations
-(the ceiling), ``short`` gives K windows of ``SHORT_WINDOW`` consecutive transitions (few-shot
-that is really few: where a meta-learned prior can matter). Which demonstrations (and windows) a
-job gets is drawn from the task's pool, seeded from (seed, task, K, track): :func:`draw_demos`.
+Protocol v3 meta-trains on the training tasks' demonstrations and scores each agent on two
+*tracks*: ``full`` gives ``adapt`` K whole demonstrations (the ceiling), ``short`` gives K windows
+of ``SHORT_WINDOW`` consecutive transitions (few-shot that is really few: where a meta-learned
+prior can matter). Which demonstrations (and windows) a job gets is drawn from the task's pool,
+seeded from (seed, task, K, track): :func:`draw_demos`. Every demonstration, of the training and
+of the scored tasks, is an episode of one demonstrator (``expert_data/demonstrator/``, the data
+rule in the manifest); scores are normalised by each task's own specialist expert (100) and a
+uniform-random policy (0). What changed from v2 (the demonstrations) and why: docs/protocol.md.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from typing import Any
 from metail_envs.tasks import DEFAULT_SUITE
 
 SUITE = DEFAULT_SUITE
-PROTOCOL_VERSION = 2
+PROTOCOL_VERSION = 3
 PROTOCOL_NAME = f"{SUITE}, protocol v{PROTOCOL_VERSION}"
 
 EVAL_SPLITS: tuple[str, ...] = ("test", "ood")
@@ -201,7 +205,7 @@ class ProtocolConfig:
 
     @property
     def name(self) -> str:
-        """The protocol's name, e.g. ``hopper-v1, protocol v2``."""
+        """The protocol's name, e.g. ``hopper-v1, protocol v3``."""
         return f"{self.suite}, protocol v{self.version}"
 
     def conditions(self) -> tuple[Condition, ...]:
