@@ -7,7 +7,7 @@ one hash of it all; demonstrations generated on demand, read from the user cache
                                and per task: files, sha256, the expert's architecture, returns,
                                lengths, seeds, falls, expert and random references
     experts/<key>.pt           the PPO expert's weights (tensors only, acting on raw observations)
-    demos/<key>/               its complete-episode demonstrations (``imitation.data.serialize``
+    demos/<key>/               its demonstrations by the demonstrator (``imitation.data.serialize``
                                format: a HuggingFace dataset directory)
     training/<key>/            the training runs (the pipeline's own files, never read here)
 
@@ -96,22 +96,16 @@ def load_demos(task: Task | str, n: int | None = None, data_dir: str | Path | No
 
     Returns ``imitation.data.types.TrajectoryWithRew`` where imitation is installed, else
     metail's field-compatible :class:`metail_envs.trajectory.TrajectoryWithRew`, with raw
-    observations, each a complete episode (it reached the time limit); ``infos[-1]`` holds the
-    task id, the episode's reset seed and ``terminated``/``truncated``.
+    observations, each a whole episode of the demonstrator (to the time limit or a fall);
+    ``infos[-1]`` holds the task id, the episode's reset seed and ``terminated``/``truncated``.
     """
     if n is not None and (not isinstance(n, int) or isinstance(n, bool) or n < 0):
         raise ValueError(f"n must be a non-negative int or None, got {n!r}")
     suite, t, entry, _ = task_entry(task, data_dir)
     record = entry["demos"]
     if n is not None and n > record["n"]:
-        short = record.get("shortfall")
-        why = (
-            f" (its expert completed only {record['n']} of {record.get('tries')} episodes)"
-            if short
-            else ""
-        )
         raise ValueError(
-            f"task {t.id!r} ships {record['n']} demonstrations{why}, asked for n={n}; generate "
+            f"task {t.id!r} ships {record['n']} demonstrations, asked for n={n}; generate "
             f"more with `metail generate-demos --task {t.id} --n {n}` and read them with "
             "metail_envs.data.load_cached_demos"
         )
@@ -273,7 +267,7 @@ def load_cached_demos(
 ) -> list:
     """``n`` demonstrations generated on demand by ``metail generate-demos`` (same format as the
     shipped ones), checked against the sha256 written beside them and against the current
-    expert (demonstrations of a since-retrained expert are refused)."""
+    demonstrator (the manifest's: demonstrations of another demonstrator are refused)."""
     if not isinstance(n, int) or isinstance(n, bool) or n < 1:
         raise ValueError(f"n must be a positive int, got {n!r}")
     start = CACHE_SEED if start_seed is None else start_seed
@@ -290,10 +284,10 @@ def load_cached_demos(
         raise DataError(f"{meta_path} is malformed; regenerate with `{fix}`") from None
     if sha256_path(path) != digest:
         raise DataError(f"cached demonstrations {path} are corrupted; regenerate with `{fix}`")
-    expert_sha = task_entry(t, data_dir)[2]["expert"].get("sha256")
-    if meta.get("expert_sha256") != expert_sha:
+    current = task_entry(t, data_dir)[2]["demos"].get("demonstrator")
+    if meta.get("demonstrator") != current:
         raise DataError(
-            f"cached demonstrations {path} come from another expert than the current one "
-            f"of {t.id!r}; regenerate with `{fix}`"
+            f"cached demonstrations {path} come from another demonstrator than the one of the "
+            f"shipped demonstrations of {t.id!r}; regenerate with `{fix}`"
         )
     return _load_trajs(path, digest)

@@ -32,8 +32,8 @@ TASK = "hopper-v1/test/00"
 NOMINAL = "hopper-v1/nominal"
 TINY = {**TINY_PPO, "total_steps": 512}
 RULES = {
-    "scored": R.DataRule(reference_episodes=3, demos=2, max_tries=4, random_episodes=5),
-    "train": R.DataRule(reference_episodes=2, demos=1, max_tries=2, random_episodes=5),
+    "scored": R.DataRule(reference_episodes=3, demos=2, random_episodes=5),
+    "train": R.DataRule(reference_episodes=2, demos=1, random_episodes=5),
 }
 """A small data rule: the pipeline's code, seconds of rollouts."""
 
@@ -50,12 +50,15 @@ def _shipped_nominal() -> Path:
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Tiny PPO experts for the nominal and one test task (they fall within steps), their
-    references and (no) complete demonstrations by :data:`RULES`, and the manifest."""
+    references, the repository's demonstrator's demonstrations by :data:`RULES`, and the
+    manifest."""
     from baselines.experts.demos import build_data
+    from baselines.experts.layout import DEMONSTRATOR_DIR, demonstrator_dir
     from baselines.experts.make_expert_data import train_experts
     from baselines.experts.train_config import TrainConfig
 
     d = tmp_path_factory.mktemp("expert_data")
+    shutil.copytree(demonstrator_dir(D.REPO_DATA_DIR), d / DEMONSTRATOR_DIR)
     config = TrainConfig(**TINY)
     train_experts("hopper-v1", d, config, config, [TASK], progress=False, log=lambda _: None)
     build_data("hopper-v1", d, command="tiny test run", log=lambda _: None, rules=RULES)
@@ -108,24 +111,25 @@ def test_manifest_layout(data_dir: Path) -> None:
     assert e["expert"]["arch"]["pi"] == [32, 32] and e["expert"]["arch"]["activation"] == "tanh"
     assert e["expert"]["n_episodes"] == 3 and len(e["expert"]["returns"]) == 3
     assert e["expert"]["seed"] == R.EVAL_SEED and e["random"]["n_episodes"] == 5
-    # a 512-step PPO falls within steps: every try recorded as ended early, nothing shipped
+    # a 512-step PPO falls within steps (its reference), the demonstrator demonstrates
+    from baselines.experts.dense_demos import demonstrator_info
+    from baselines.experts.layout import demonstrator_dir
+
     demos = e["demos"]
-    assert demos["n"] == 0 and demos["file"] is None and demos["tries"] == 4
-    assert [x["seed"] for x in demos["ended_early"]] == [0, 1, 2, 3]
-    assert all(x["terminated"] and x["length"] < 1000 for x in demos["ended_early"])
-    assert demos["shortfall"] == 2 and m["shortfalls"][TASK] == {"wanted": 2, "shipped": 0}
+    assert demos["n"] == 2 and demos["seeds"] == [R.DEMO_SEED, R.DEMO_SEED + 1]
+    assert demos["file"] == "demos/hopper-v1__test__00" and "shortfalls" not in m
+    assert demos["demonstrator"] == demonstrator_info(demonstrator_dir(data_dir))
     assert e["expert"]["completion_rate"] == 0.0
-    assert not list(data_dir.glob("experts/*.zip")) and not (data_dir / "demos").exists()
+    assert not list(data_dir.glob("experts/*.zip"))
     assert not (data_dir / "training" / "hopper-v1__test__00" / "last.zip").exists()
     assert (data_dir / "training" / "hopper-v1__nominal" / "best_ckpt.zip").exists()
 
 
-def test_only_complete_episodes_are_shipped(real_dir: Path) -> None:
+def test_every_demonstrator_episode_is_shipped(real_dir: Path) -> None:
+    """The demonstrator's episodes from the rule's seeds, falls included, as the manifest says."""
     e = D.load_manifest(real_dir)["tasks"][NOMINAL]
     d = e["demos"]
-    assert d["n"] == 2 and d["lengths"] == [1000, 1000] and not d["shortfall"]
-    early = [x["seed"] for x in d["ended_early"]]
-    assert sorted(d["seeds"] + early) == list(range(d["tries"]))  # every try kept or recorded
+    assert d["n"] == 2 and d["seeds"] == [R.DEMO_SEED, R.DEMO_SEED + 1]
     assert e["expert"]["completion_rate"] == np.mean(np.array(e["expert"]["lengths"]) == 1000)
     demos = D.load_demos(NOMINAL, data_dir=real_dir)
     assert len(demos) == 2 and all(type(t) is trajectory_class() for t in demos)
@@ -133,12 +137,14 @@ def test_only_complete_episodes_are_shipped(real_dir: Path) -> None:
     np.testing.assert_allclose([t.rews.sum() for t in demos], d["returns"], atol=1e-2)
     first = demos[0]
     assert first.obs.dtype == np.float32 and first.acts.dtype == np.float32
+    fell = d["lengths"][0] < 1000
     assert first.infos[-1] == {
         "task_id": NOMINAL,
         "seed": d["seeds"][0],
-        "terminated": False,
-        "truncated": True,
+        "terminated": fell,
+        "truncated": not fell,
     }
+    assert d["falls"] == [s for s, n in zip(d["seeds"], d["lengths"], strict=True) if n < 1000]
     env = gym.make(ENV_ID, task=load_suite().task(NOMINAL))  # raw observations
     np.testing.assert_allclose(first.obs[0], env.reset(seed=d["seeds"][0])[0].astype(np.float32))
 
@@ -160,9 +166,7 @@ def test_load_demos_counts(real_dir: Path) -> None:
     assert len(D.load_demos(load_suite().task(NOMINAL), n=1, data_dir=real_dir)) == 1
     with pytest.raises(ValueError, match="generate-demos"):
         D.load_demos(NOMINAL, n=3, data_dir=real_dir)
-    assert D.load_demos(TASK, data_dir=real_dir) == []  # its expert never completes
-    with pytest.raises(ValueError, match="completed only 0 of 4 episodes"):
-        D.load_demos(TASK, n=1, data_dir=real_dir)
+    assert len(D.load_demos(TASK, data_dir=real_dir)) == 2  # the demonstrator's, expert or not
     with pytest.raises(ValueError, match="n must be a non-negative int"):
         D.load_demos(NOMINAL, n=-1, data_dir=real_dir)
 
@@ -260,7 +264,25 @@ def test_rebuild_skips_intact_tasks(real_dir: Path) -> None:
     lines: list[str] = []
     after = build_data("hopper-v1", real_dir, log=lines.append, rules=RULES)
     assert after["tasks"] == before["tasks"]
-    assert lines == ["short of complete demonstrations: hopper-v1/test/00 0/2"]  # listed again
+    assert lines == []
+
+
+def test_a_new_demonstrator_rerecords_the_demos_and_keeps_the_references(copy: Path) -> None:
+    """The demonstrations depend on the demonstrator, the references on the experts: a changed
+    demonstrator file re-records every task's demonstrations and measures no reference again."""
+    from baselines.experts.demos import build_data
+    from baselines.experts.layout import demonstrator_dir
+
+    before = _manifest(copy)
+    meta = demonstrator_dir(copy) / "best_ckpt.json"
+    doc = json.loads(meta.read_text())
+    doc["num_timesteps"] += 1  # another demonstrator, as its provenance says
+    meta.write_text(json.dumps(doc))
+    after = build_data("hopper-v1", copy, log=lambda _: None, rules=RULES)
+    for tid, old in before["tasks"].items():
+        new = after["tasks"][tid]
+        assert new["expert"] == old["expert"] and new["random"] == old["random"]
+        assert new["demos"]["demonstrator"]["steps"] == old["demos"]["demonstrator"]["steps"] + 1
 
 
 def test_a_rerun_of_one_task_rewrites_it_and_the_data_hash(copy: Path) -> None:
@@ -282,8 +304,7 @@ def test_a_rerun_of_one_task_rewrites_it_and_the_data_hash(copy: Path) -> None:
     assert after["tasks"][TASK] == before["tasks"][TASK]  # the other task untouched
     new = after["tasks"][NOMINAL]
     assert new["expert"]["source"]["sha256"] == D.sha256_path(tiny)
-    assert new["demos"]["n"] == 0 and after["shortfalls"][NOMINAL]["shipped"] == 0
-    assert not (copy / "demos" / "hopper-v1__nominal").exists()  # no fall shipped
+    assert new["demos"] == before["tasks"][NOMINAL]["demos"]  # the demonstrator's, kept
     hash_after = D.data_hash("hopper-v1", data_dir=_full(copy))
     assert hash_after != hash_before
     lines.clear()  # an intact task is skipped
@@ -296,7 +317,7 @@ def test_a_rerun_of_one_task_rewrites_it_and_the_data_hash(copy: Path) -> None:
     final = _manifest(copy)
     assert final["tasks"][NOMINAL] == new
     assert final["tasks"][TASK]["expert"]["n_episodes"] == R.DATA_RULES["scored"].reference_episodes
-    assert final["tasks"][TASK]["demos"]["tries"] == R.DATA_RULES["scored"].max_tries
+    assert final["tasks"][TASK]["demos"]["n"] == R.DATA_RULES["scored"].demos
 
 
 def _full(d: Path) -> Path:
@@ -636,7 +657,5 @@ def test_the_data_rule_lives_in_one_place() -> None:
     assert R.data_rule(suite.train[0].id) == R.DATA_RULES["train"]
     assert R.DATA_RULES["scored"].reference_episodes == 50 and R.DATA_RULES["scored"].demos == 20
     assert R.DATA_RULES["train"].reference_episodes == 20 and R.DATA_RULES["train"].demos == 10
-    for rule in R.DATA_RULES.values():
-        assert rule.max_tries == 10 * rule.demos
     with pytest.raises(ValueError, match="task must be a suite task id"):
         R.data_rule("hopper-v1/valid/00")

@@ -74,7 +74,7 @@ def test_both_types_carry_the_same_fields_and_values() -> None:
     assert [f.name for f in T.dataclasses.fields(TrajectoryWithRew)] == list(T.FIELDS)
     for t in theirs:
         own = T.TrajectoryWithRew(**{f: getattr(t, f) for f in T.FIELDS})
-        assert len(own) == len(t) == 1000
+        assert len(own) == len(t) > 0
         for f in T.FIELDS:
             a, b = getattr(own, f), getattr(t, f)
             assert np.array_equal(a, b) if isinstance(b, np.ndarray) else a == b

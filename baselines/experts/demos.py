@@ -22,7 +22,7 @@ from __future__ import annotations
 import functools
 import json
 import platform
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
@@ -32,12 +32,9 @@ import gymnasium as gym
 import numpy as np
 
 from baselines.experts.evaluate import (
-    Episode,
-    Predictor,
     episode_stats,
     evaluate_episodes,
     random_reference,
-    run_episode,
 )
 from baselines.experts.layout import demonstrator_dir, expert_path, plain_expert_path
 from baselines.experts.rules import (
@@ -62,34 +59,6 @@ from metail_envs.data import (
 from metail_envs.executors import Executor, Job, LocalExecutor
 from metail_envs.fileio import atomic_write, write_json_atomic
 from metail_envs.tasks import DEFAULT_SUITE, Suite, Task, load_suite
-from metail_envs.trajectory import make_trajectory
-
-
-def _trajectory(ep: Episode, task: Task):
-    infos: list[dict[str, Any]] = [{} for _ in range(ep.length)]
-    infos[-1] = {
-        "task_id": task.id,
-        "seed": int(ep.seed),
-        "terminated": ep.terminated,
-        "truncated": ep.truncated,
-    }
-    return make_trajectory(
-        obs=np.asarray(ep.obs, dtype=np.float32),
-        acts=np.asarray(ep.acts, dtype=np.float32),
-        infos=np.array(infos, dtype=object),
-        terminal=True,
-        rews=np.asarray(ep.rews, dtype=np.float32),
-    )
-
-
-def generate_demos(policy: Predictor, task: Task, seeds: Iterable[int]) -> list:
-    """One deterministic expert episode per reset seed, as TrajectoryWithRew (raw observations),
-    whether complete or not (``infos[-1]`` says)."""
-    env = gym.make(ENV_ID, task=task)
-    try:
-        return [_trajectory(run_episode(policy, env, int(s), record=True), task) for s in seeds]
-    finally:
-        env.close()
 
 
 def save_demos(path: str | Path, trajs: Sequence) -> str:
@@ -169,8 +138,10 @@ def build_task_data(
     if not source.exists():
         raise FileNotFoundError(f"{source}: no trained expert for {task.id} yet")
     old = old or {}
-    refs = old if _references_intact(old, data_dir, source, rule) else reference_entry(
-        task, data_dir, rule
+    refs = (
+        old
+        if _references_intact(old, data_dir, source, rule)
+        else reference_entry(task, data_dir, rule)
     )
     demos = old if _demos_intact(old, data_dir, rule) else demo_entry(task, data_dir, rule)
     return {"demos": demos["demos"], "expert": refs["expert"], "random": refs["random"]}
@@ -464,23 +435,24 @@ def _demos_intact(entry: dict[str, Any], data_dir: Path, rule: DataRule) -> bool
 def generate_cached(
     task: Task | str, n: int, start_seed: int = CACHE_SEED, data_dir: str | Path | None = None
 ) -> Path:
-    """Generate ``n`` more demonstrations of a suite task into the user cache (same format as the
-    shipped ones, seeds ``start_seed ..``), with their sha256 beside them; returns the path."""
-    from metail_envs.data import load_expert, load_manifest
+    """Generate ``n`` more demonstrations of a suite task by the demonstrator into the user
+    cache (same format as the shipped ones, seeds ``start_seed ..``), with their sha256 and the
+    demonstrator's identity beside them; returns the path."""
+    from baselines.experts.dense_demos import demonstrator_info, record_demos
 
     _, t = resolve_task(task)
     if not isinstance(n, int) or n < 1:
         raise ValueError(f"n must be a positive int, got {n!r}")
+    root = (Path(data_dir) if data_dir is not None else default_data_dir()).absolute()
     seeds = list(range(start_seed, start_seed + n))
-    trajs = generate_demos(load_expert(t, data_dir), t, seeds)
+    trajs = record_demos(_demonstrator(root), [t] * n, seeds, progress=False)
     path = cached_demos_path(t, seeds)
     path.parent.mkdir(parents=True, exist_ok=True)
     digest = save_demos(path, trajs)
-    expert_sha = load_manifest(data_dir)["tasks"][t.id]["expert"]["sha256"]
     meta = {
         "task": t.id,
         "sha256": digest,
-        "expert_sha256": expert_sha,
+        "demonstrator": demonstrator_info(demonstrator_dir(root)),
         **_summary(trajs, seeds),
         "versions": versions(),
     }

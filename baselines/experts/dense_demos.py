@@ -48,7 +48,11 @@ def demonstrator_info(run_dir: str | Path = DEMONSTRATOR) -> dict[str, Any]:
 def load_demonstrator(run_dir: str | Path, which: str = "best", config: str = "demonstrator-e"):
     """The demonstrator run's ``which`` checkpoint as an SB3 PPO on (raw observation, context),
     normalisation folded in (tensors read weights-only)."""
-    return folded_checkpoint(run_dir, which, TrainConfig.load(config), Task(id="nominal"))
+    import warnings
+
+    with warnings.catch_warnings():  # SB3 warns of its batch size against the one-env shell
+        warnings.filterwarnings("ignore", message="You have specified a mini-batch size")
+        return folded_checkpoint(run_dir, which, TrainConfig.load(config), Task(id="nominal"))
 
 
 class DemonstratorPolicy:

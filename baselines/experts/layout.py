@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from metail_envs.data import task_key
+from metail_envs.data import REPO_DATA_DIR, task_key
 from metail_envs.tasks import Suite, Task
 
 
@@ -40,5 +40,8 @@ tensors only, and ``state.json``); every shipped demonstration is its."""
 
 
 def demonstrator_dir(data_dir: Path) -> Path:
-    """The frozen demonstrator of a data directory."""
-    return Path(data_dir) / DEMONSTRATOR_DIR
+    """The frozen demonstrator of a data directory: its own ``demonstrator/``, else the
+    repository's (a fresh data directory's demonstrations are the shipped demonstrator's; the
+    manifest records which by sha256)."""
+    own = Path(data_dir) / DEMONSTRATOR_DIR
+    return own if own.is_dir() else REPO_DATA_DIR / DEMONSTRATOR_DIR

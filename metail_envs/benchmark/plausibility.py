@@ -69,8 +69,10 @@ def _fingerprint(doc: Mapping[str, Any]) -> str | None:
 def duplicate_flags(files: Sequence[tuple[Path, Mapping[str, Any]]]) -> dict[str, list[str]]:
     """Per agent name, a flag for each of its files whose every return is another file's.
 
-    A privileged reference (the expert) is the same under every seed by design; it is never
-    flagged, but an agent that copies it is.
+    A privileged reference (the expert, the demonstrator: told the task, deterministic) is the
+    same under every seed by design; its seeds repeating each other is never flagged (nor the
+    built-in expert when another file copies it), but an agent that copies it is, and so is a
+    privileged agent that repeats another agent.
     """
     groups: dict[str, list[tuple[Path, Mapping[str, Any]]]] = {}
     for path, doc in files:
@@ -83,7 +85,11 @@ def duplicate_flags(files: Sequence[tuple[Path, Mapping[str, Any]]]) -> dict[str
             continue
         for path, doc in items:
             agent = doc["agent"]
-            if agent.get("privileged") and _reference_of(agent) is not None:
+            same = all(
+                (d["agent"]["name"], d["agent"].get("target")) == (agent["name"], agent.get("target"))
+                for _, d in items
+            )
+            if agent.get("privileged") and (same or _reference_of(agent) is not None):
                 continue
             others = [
                 f"{d['agent']['name']!r} seed {d['seed']} ({p.name})" for p, d in items if p != path

@@ -381,9 +381,11 @@ def test_old_checkpoint_versions_are_refused_clearly(trained, tmp_path):
 def test_shipped_checkpoints_load_or_are_refused_clearly(cls, obs):
     """Every shipped checkpoint is tensors and JSON only; one of the agent's current version
     loads and adapts, an older one (MAML-BC and joint before bounded Meta-SGD rates) is refused
-    with a ValueError that says to meta-train again."""
+    with a ValueError that says to meta-train again. An agent with committed result files has
+    a checkpoint per file (the v3 re-score commits both as it goes)."""
     paths = sorted((CHECKPOINTS / _id(cls)).glob("seed_*"))
-    assert paths, f"no shipped checkpoints under {CHECKPOINTS / _id(cls)}"
+    files = sorted((CHECKPOINTS.parent / "results" / _id(cls)).glob("seed_*.json"))
+    assert [p.name for p in paths] == [f.stem for f in files], f"{_id(cls)}: {paths} != {files}"
     for path in paths:
         torch.load(path / "model.pt", weights_only=True)
         version = json.loads((path / "agent.json").read_text()).get("version", 1)

@@ -16,16 +16,18 @@ def test_validation_split_is_fixed_and_disjoint(suite):
 
 
 def test_validation_tasks_can_give_the_largest_k():
-    """The default split holds out only tasks whose pool can give every K of the run (the
-    shipped data has training tasks with 0, 1 or 3 demonstrations)."""
+    """The split holds out only tasks whose pool can give every K of the run (the shipped
+    data gives every training task 10 demonstrations: all 40 can, 39 at most held out)."""
     from metail_envs import data
 
     pools = data.load_manifest()["tasks"]
-    assert any(0 < pools[t]["demos"]["n"] < 5 for t in pools if "/train/" in t)
+    assert {pools[t]["demos"]["n"] for t in pools if "/train/" in t} == {10}
     _, val = validation_split(8, min_demos=5)
     assert len(val) == 8 and all(pools[t.id]["demos"]["n"] >= 5 for t in val)
-    with pytest.raises(ValueError, match="val_tasks=39 is invalid; accepted: 1..34"):
-        validation_split(39, min_demos=5)
+    with pytest.raises(ValueError, match="val_tasks=40 is invalid; accepted: 1..39"):
+        validation_split(40, min_demos=5)
+    with pytest.raises(ValueError, match=r"accepted: 1..0 \(training tasks with at least 11"):
+        validation_split(1, min_demos=11)
 
 
 def test_validate_scores_the_held_out_tasks(tiny_data_dir):

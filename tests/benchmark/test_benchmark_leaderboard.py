@@ -41,7 +41,8 @@ TAMPERS = {
     "edited": (_edit_return, False, "checksum mismatch"),
     "edited-resealed": (_edit_return, True, "mean_return does not match"),
     "score-inconsistent": (_edit_return_consistently, True, "score does not match"),
-    "protocol-v3": (lambda d: d["protocol"].update(version=3), True, "this metail reads 2 "),
+    "protocol-v4": (lambda d: d["protocol"].update(version=4), True, "this metail reads 3 "),
+    "protocol-v2": (lambda d: d["protocol"].update(version=2), True, "archived in docs/history"),
     "protocol-v1": (lambda d: d["protocol"].update(version=1), True, "archived in docs/history"),
     "other-demos": (lambda d: d["protocol"].update(data_hash="0" * 64), True, "demonstration hash"),
     "other-split": (lambda d: d["protocol"].update(suite_sha256="f" * 64), True, "split-file hash"),
@@ -151,7 +152,7 @@ def test_leaderboard_scores_valid_files_and_lists_the_rest(tiny_run, tiny_data, 
 
     md = (board_dir / "leaderboard" / "leaderboard.md").read_text()
     assert md == markdown(board)
-    assert "NON-STANDARD settings" in md and "hopper-v1, protocol v2" in md
+    assert "NON-STANDARD settings" in md and "hopper-v1, protocol v3" in md
     assert "what task inference still misses" in md  # the context oracle's reading
     assert "| expert (reference) ? | 2 (< 5) | 100.0 [100.0, 100.0]" in md
     assert "adapt exploded on purpose" in md and "4/4" in md

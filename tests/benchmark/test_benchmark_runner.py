@@ -42,7 +42,7 @@ def test_module_class_agents_are_evaluated_and_written(tiny_run, tiny_data):
         doc = load(p)
         assert R.validate_result(doc, **expect) == [], p
         assert doc["complete"] and len(doc["jobs"]) == 4
-        assert doc["protocol"]["name"] == "hopper-v1, protocol v2"
+        assert doc["protocol"]["name"] == "hopper-v1, protocol v3"
         assert set(doc["environment"]["versions"]) >= {"metail", "mujoco", "gymnasium", "torch"}
     mean = load(out / "results" / "mean" / "seed_000.json")
     assert mean["agent"]["kwargs"] == {"scale": 0.5}

@@ -364,3 +364,22 @@ def test_expected_tasks_come_from_the_protocol_not_the_file():
     suite = metail_envs.load_suite("hopper-v1")
     for config in (tiny_config(), ProtocolConfig(), ProtocolConfig(splits=("train", "nominal"))):
         assert R.protocol_tasks(config) == resolve_tasks(suite, config)[0]
+
+
+def test_a_privileged_agent_may_repeat_itself_across_seeds_but_not_copy_another(board_dir):
+    """The demonstrator (privileged, deterministic) gives one set of returns under every seed:
+    not flagged; a privileged file with the expert's returns under another name is."""
+    from pathlib import Path
+
+    from metail_envs.benchmark.plausibility import duplicate_flags
+
+    expert = read(board_dir, "expert")
+    seeds = []
+    for seed in (0, 1):
+        d = copy.deepcopy(expert)
+        d["seed"] = seed
+        d["agent"] = {**d["agent"], "name": "demo", "spec": "demo", "target": "m:Demo"}
+        seeds.append((Path(f"demo/seed_{seed:03d}.json"), d))
+    assert duplicate_flags(seeds) == {}
+    flags = duplicate_flags([*seeds, (Path("expert/seed_000.json"), expert)])
+    assert set(flags) == {"demo"} and "'expert' seed 0" in flags["demo"][0]

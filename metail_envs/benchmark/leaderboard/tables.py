@@ -124,14 +124,17 @@ def settings_text(board: Leaderboard) -> str:
     return text
 
 
-ORACLE_TEXT = (
-    "The context oracle (`context_oracle`, privileged) is BC on the observation plus the true "
-    "task parameters, trained on the protocol's meta-training demonstrations and told the "
-    "scored task: what perfect task identification gives a BC prior on this data. The gap "
-    "between it and the best non-privileged agent is what task inference still misses; the "
-    "gap between it and the expert is what the data misses."
+REFERENCES_TEXT = (
+    "Three privileged references are told the task: `expert` (each task's own specialist, "
+    "100 by definition), `demonstrator` (the one policy that made every demonstration, "
+    "training and scored tasks alike: what imitating the demonstrations perfectly would "
+    "score) and `context_oracle` (BC on the observation plus the true task parameters, "
+    "trained on the protocol's meta-training demonstrations and told the scored task: what "
+    "perfect task identification gives a BC prior on this data). The gap between the context "
+    "oracle and the best non-privileged agent is what task inference still misses; the gap "
+    "between it and the demonstrator is what the data misses."
 )
-"""The header's reading of the context-oracle reference (protocol v3 issue, item 1)."""
+"""The header's reading of the privileged references (protocol v3)."""
 
 
 def intro(board: Leaderboard) -> list[str]:
@@ -142,7 +145,7 @@ def intro(board: Leaderboard) -> list[str]:
         f"scores with a {CONFIDENCE:.0%} stratified-bootstrap interval ({board.resamples} "
         "resamples, seeded). Failed jobs count as score 0. Reference agents prove the "
         "normalisation (random ≈ 0, expert ≈ 100).",
-        ORACLE_TEXT,
+        REFERENCES_TEXT,
     ]
 
 

@@ -1,4 +1,4 @@
-"""Protocol v2: the short track's windows, demonstrations drawn per seed, stateful policies and
+"""The protocol's tracks (since v2): the short track's windows, demonstrations drawn per seed, stateful policies and
 adaptation stats, through the real runner (worker processes, files on disk)."""
 
 from __future__ import annotations
@@ -104,13 +104,13 @@ def test_draw_is_seeded_distinct_and_v1_takes_the_first():
 def test_only_the_current_protocol_is_read():
     """A config round-trips through JSON; one of another version (or none) is refused, naming
     the version this metail reads and where the earlier protocols are archived."""
-    v2 = ProtocolConfig()
-    assert ProtocolConfig.from_json(v2.to_json()) == v2
-    assert v2.is_official() and v2.conditions()[-1] == ("short", 5)
-    assert len(v2.conditions()) == 5
-    with pytest.raises(ValueError, match=r"version=1 is invalid; accepted: 2 .*docs/history"):
-        ProtocolConfig.from_json({**v2.to_json(), "version": 1})
-    old = {k: v for k, v in v2.to_json().items() if k != "version"}
+    current = ProtocolConfig()
+    assert ProtocolConfig.from_json(current.to_json()) == current
+    assert current.is_official() and current.conditions()[-1] == ("short", 5)
+    assert len(current.conditions()) == 5
+    with pytest.raises(ValueError, match=r"version=2 is invalid; accepted: 3 .*docs/history"):
+        ProtocolConfig.from_json({**current.to_json(), "version": 2})
+    old = {k: v for k, v in current.to_json().items() if k != "version"}
     with pytest.raises(ValueError, match="lacks 'version'"):
         ProtocolConfig.from_json(old)
 
@@ -141,7 +141,7 @@ def test_adapt_never_sees_infos(tiny_data):
         ({"short_window": True}, "short_window"),
         ({"window_start": "middle"}, "window_start"),
         ({"demo_draw": "random"}, "demo_draw"),
-        ({"version": 3}, "version"),
+        ({"version": 4}, "version"),
         ({"splits": ("valid",)}, "splits"),
         ({"act_cap_s": True}, "act_cap_s"),
         ({"adapt_cap_s": float("nan")}, "adapt_cap_s"),
