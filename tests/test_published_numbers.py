@@ -11,7 +11,6 @@ import json
 import re
 from pathlib import Path
 
-from baselines.tuning_table import table
 from metail_envs.benchmark.leaderboard import load_leaderboard, markdown
 from metail_envs.benchmark.leaderboard.markdown import legend
 from metail_envs.benchmark.leaderboard.verdicts import MARKS
@@ -85,5 +84,3 @@ def test_the_quick_estimates_summary_is_what_its_result_file_gives():
     rows = json.loads((ROOT / "results" / "quick_vs_full" / "quick_vs_full.json").read_text())
     expected = summary(rows["rows"])
     assert expected in tables((ROOT / "docs" / "results.md").read_text())
-
-

@@ -86,7 +86,8 @@ def duplicate_flags(files: Sequence[tuple[Path, Mapping[str, Any]]]) -> dict[str
         for path, doc in items:
             agent = doc["agent"]
             same = all(
-                (d["agent"]["name"], d["agent"].get("target")) == (agent["name"], agent.get("target"))
+                (d["agent"]["name"], d["agent"].get("target"))
+                == (agent["name"], agent.get("target"))
                 for _, d in items
             )
             if agent.get("privileged") and (same or _reference_of(agent) is not None):
