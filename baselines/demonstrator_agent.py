@@ -9,7 +9,6 @@ demonstrator's score, not the expert's.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -29,16 +28,7 @@ class DemonstratorAgent(Agent):
     def adapt(self, demos: Sequence[Any], task: Task | None = None) -> Policy:
         if task is None:
             raise ValueError("DemonstratorAgent.adapt needs task=: the demonstrator is privileged")
-        from baselines.experts.dense_demos import DemonstratorPolicy
+        from baselines.experts.dense_demos import DemonstratorPolicy, data_demonstrator
+        from metail_envs.manifest import default_data_dir
 
-        return DemonstratorPolicy(_demonstrator(), task)
-
-
-@functools.cache
-def _demonstrator() -> Any:
-    """The frozen demonstrator of the data directory in force (loaded once per process)."""
-    from baselines.experts.dense_demos import load_demonstrator
-    from baselines.experts.layout import demonstrator_dir
-    from metail_envs.manifest import default_data_dir
-
-    return load_demonstrator(demonstrator_dir(default_data_dir()))
+        return DemonstratorPolicy(data_demonstrator(default_data_dir()), task)

@@ -19,7 +19,6 @@ a new demonstrator re-records the demonstrations and keeps the references.
 
 from __future__ import annotations
 
-import functools
 import json
 import platform
 from collections.abc import Iterator, Sequence
@@ -182,10 +181,10 @@ def demo_entry(task: Task, data_dir: Path, rule: DataRule) -> dict[str, Any]:
     """``rule.demos`` episodes of the demonstrator on ``task`` from reset seeds
     ``DEMO_SEED + i``, every one shipped (falls included: what the demonstrator does is what
     it demonstrates), and their manifest record."""
-    from baselines.experts.dense_demos import demonstrator_info, record_demos
+    from baselines.experts.dense_demos import data_demonstrator, demonstrator_info, record_demos
 
     seeds = [DEMO_SEED + i for i in range(rule.demos)]
-    trajs = record_demos(_demonstrator(data_dir), [task] * rule.demos, seeds, progress=False)
+    trajs = record_demos(data_demonstrator(data_dir), [task] * rule.demos, seeds, progress=False)
     demo_file = f"demos/{task_key(task.id)}"
     (data_dir / "demos").mkdir(parents=True, exist_ok=True)
     falls = [s for s, t in zip(seeds, trajs, strict=True) if t.infos[-1]["terminated"]]
@@ -200,13 +199,6 @@ def demo_entry(task: Task, data_dir: Path, rule: DataRule) -> dict[str, Any]:
             "demonstrator": demonstrator_info(demonstrator_dir(data_dir)),
         }
     }
-
-
-@functools.lru_cache(maxsize=2)
-def _demonstrator(data_dir: Path) -> Any:
-    from baselines.experts.dense_demos import load_demonstrator
-
-    return load_demonstrator(demonstrator_dir(data_dir))
 
 
 def task_data(args: dict[str, Any], send: Any) -> dict[str, Any]:
@@ -274,7 +266,6 @@ class Manifest:
         )
         self.tasks: dict[str, Any] = self.doc.setdefault("tasks", {})
         self.failed: dict[str, str] = {}
-        self.force = False
 
     def _read(self, log: Any) -> dict[str, Any]:
         if not self.path.exists():
@@ -300,7 +291,6 @@ class Manifest:
         source = expert_path(self.data_dir, task.id)
         if not source.exists():
             return False
-        self.force = self.force or force
         old, rule = self.tasks.get(task.id), self.rule(task)
         return (
             force
@@ -313,9 +303,10 @@ class Manifest:
         """The rule ``task``'s data is drawn by."""
         return data_rule(task, self.rules)
 
-    def job(self, task: Task) -> Job:
-        """The :func:`data_job` of ``task`` by this manifest's rules."""
-        old = None if self.force else self.tasks.get(task.id)
+    def job(self, task: Task, force: bool = False) -> Job:
+        """The :func:`data_job` of ``task`` by this manifest's rules (its intact parts kept
+        unless ``force``)."""
+        old = None if force else self.tasks.get(task.id)
         return data_job(task, self.suite.name, self.data_dir, self.rule(task), old)
 
     def record(self, task: Task, payload: dict[str, Any], log: Any) -> None:
@@ -387,7 +378,7 @@ def build_data(
     if todo:
         with given_or_local(executor) as pool:
             for task in todo:
-                pool.submit(manifest.job(task))
+                pool.submit(manifest.job(task, force))
             for job, payload in pool.as_completed():
                 manifest.record(job.tag[1], payload, log)
     manifest.write()
@@ -438,14 +429,14 @@ def generate_cached(
     """Generate ``n`` more demonstrations of a suite task by the demonstrator into the user
     cache (same format as the shipped ones, seeds ``start_seed ..``), with their sha256 and the
     demonstrator's identity beside them; returns the path."""
-    from baselines.experts.dense_demos import demonstrator_info, record_demos
+    from baselines.experts.dense_demos import data_demonstrator, demonstrator_info, record_demos
 
     _, t = resolve_task(task)
     if not isinstance(n, int) or n < 1:
         raise ValueError(f"n must be a positive int, got {n!r}")
     root = (Path(data_dir) if data_dir is not None else default_data_dir()).absolute()
     seeds = list(range(start_seed, start_seed + n))
-    trajs = record_demos(_demonstrator(root), [t] * n, seeds, progress=False)
+    trajs = record_demos(data_demonstrator(root), [t] * n, seeds, progress=False)
     path = cached_demos_path(t, seeds)
     path.parent.mkdir(parents=True, exist_ok=True)
     digest = save_demos(path, trajs)

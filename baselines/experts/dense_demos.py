@@ -10,6 +10,7 @@ the demonstrator does is what it demonstrates.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -53,6 +54,13 @@ def load_demonstrator(run_dir: str | Path, which: str = "best", config: str = "d
     with warnings.catch_warnings():  # SB3 warns of its batch size against the one-env shell
         warnings.filterwarnings("ignore", message="You have specified a mini-batch size")
         return folded_checkpoint(run_dir, which, TrainConfig.load(config), Task(id="nominal"))
+
+
+@functools.lru_cache(maxsize=4)
+def data_demonstrator(data_dir: str | Path) -> Any:
+    """The frozen demonstrator of a data directory (:func:`demonstrator_dir`), loaded once per
+    process and directory: what the data stage records with and the reference agent plays."""
+    return load_demonstrator(demonstrator_dir(Path(data_dir)))
 
 
 class DemonstratorPolicy:
