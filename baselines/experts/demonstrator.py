@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -45,12 +46,15 @@ def training_tasks(suite: str, n_tasks: int, seed: int) -> list[Task]:
     return load_suite(suite).sampler(seed).sample(n_tasks)
 
 
-def score_split(policy, tasks: list[Task], refs: dict, episodes: int) -> dict[str, float]:
+def score_split(
+    policy, tasks: list[Task], refs: dict, episodes: int, observe_context: bool = True
+) -> dict[str, float]:
     """Median, IQM and mean normalised score and completion rate of ``policy`` over ``tasks``
-    (the per-task mean over ``episodes`` deterministic episodes)."""
+    (the per-task mean over ``episodes`` deterministic episodes; ``observe_context`` as the
+    policy was trained)."""
     scores, complete = [], []
     for t in tasks:
-        eps = evaluate_episodes(policy, t, episodes, SCORE_SEED, observe_context=True)
+        eps = evaluate_episodes(policy, t, episodes, SCORE_SEED, observe_context=observe_context)
         r = refs[t.id]
         rets = np.array([e.ret for e in eps])
         scores.append(stats.normalised_score(rets, r["random_mean"], r["expert_mean"]).mean())
@@ -144,6 +148,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
     p.add_argument(
+        "--hide-context",
+        action="store_true",
+        help="train and score without the context in the observation: the calibration's "
+        "measure of how much the policy must know its task (default: the context is shown)",
+    )
+    p.add_argument(
         "--init-from",
         type=Path,
         default=None,
@@ -172,18 +182,31 @@ def main(argv: list[str] | None = None) -> None:
         if curve.exists()
         else 0
     )
+    observe_context = not a.hide_context
+    state_file = a.out / "state.json"
+    if a.resume and state_file.exists():
+        trained_with = json.loads(state_file.read_text())["observe_context"]
+        if trained_with != observe_context:
+            raise ValueError(
+                f"--hide-context: the run in {a.out} was trained with observe_context="
+                f"{trained_with}; resume it with{'out' if trained_with else ''} --hide-context"
+            )
     resume = a.resume
     while done < stop:
         target = min(stop, (done // a.every + 1) * a.every)
         t0 = time.perf_counter()
         train(
-            tasks, replace(config, total_steps=target), a.out, resume=resume, observe_context=True
+            tasks,
+            replace(config, total_steps=target),
+            a.out,
+            resume=resume,
+            observe_context=observe_context,
         )
         resume = True
         policy = folded_checkpoint(a.out, "last", config, tasks[0])
         rows = []
         for split, ts in splits.items():
-            row = score_split(policy, ts, refs, a.episodes)
+            row = score_split(policy, ts, refs, a.episodes, observe_context)
             rows.append(
                 {
                     "steps": target,
