@@ -87,6 +87,18 @@ def test_resume_after_interruption(tiny_config: Path, tmp_path: Path) -> None:
     assert [int(r["steps"]) for r in _rows(tmp_path)] == [256, 512, 768, 1024]
 
 
+def test_resume_refuses_a_changed_observe_context(tiny_config: Path, tmp_path: Path) -> None:
+    """A run trained without the context cannot be resumed with it (its network's input differs)."""
+    from baselines.experts.train import train
+    from baselines.experts.train_config import TrainConfig
+
+    task = load_suite("hopper-v1").nominal
+    config = TrainConfig.load(tiny_config, total_steps=256)
+    train(task, config, tmp_path, progress=False, log=lambda _: None)
+    with pytest.raises(ValueError, match="observe_context=True: the run .* observe_context=False"):
+        train(task, config, tmp_path, resume=True, observe_context=True, progress=False)
+
+
 def test_folded_policy_acts_on_raw_observations(tiny_config: Path, tmp_path: Path) -> None:
     """The saved expert (normalisation folded in) acts like the VecNormalize-wrapped policy."""
     from stable_baselines3 import PPO

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -182,15 +181,7 @@ def main(argv: list[str] | None = None) -> None:
         if curve.exists()
         else 0
     )
-    observe_context = not a.hide_context
-    state_file = a.out / "state.json"
-    if a.resume and state_file.exists():
-        trained_with = json.loads(state_file.read_text())["observe_context"]
-        if trained_with != observe_context:
-            raise ValueError(
-                f"--hide-context: the run in {a.out} was trained with observe_context="
-                f"{trained_with}; resume it with{'out' if trained_with else ''} --hide-context"
-            )
+    observe_context = not a.hide_context  # train() refuses a change on resume
     resume = a.resume
     while done < stop:
         target = min(stop, (done // a.every + 1) * a.every)

@@ -130,6 +130,11 @@ def train(
     tasks = _as_tasks(tasks)
     out_dir = Path(out_dir)
     state = _read_state(out_dir, resume)
+    if state and state["observe_context"] != observe_context:
+        raise ValueError(
+            f"observe_context={observe_context}: the run in {out_dir} was trained with "
+            f"observe_context={state['observe_context']}; resume it as it was trained"
+        )
     if state and _finished(state, config):
         log(f"{out_dir}: already done (best {state['best_mean']:.0f} at {state['best_steps']})")
         return _result(out_dir, state)
